@@ -1,0 +1,16 @@
+"""Rule analyze: pose outputs and keypoint features from one pass over the video."""
+from cichlid_track import rule_io
+from cichlid_track.analysis import analyze_video
+
+
+def main(smk):
+    vid = smk.wildcards.vid
+    device = None if smk.params.device == "auto" else smk.params.device
+    stats = analyze_video(
+        smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot, smk.input.video,
+        video_id=vid, prefix=f"{vid}{smk.params.scorer}", outputs=dict(smk.output.items()),
+        batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype)
+    print("analysis:", stats)
+
+
+rule_io.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,138 @@
+"""Video analysis in one pass: DLC's pose outputs and keypoint features together.
+
+DLC 3.0.2's PyTorch route to re-ID features (``create_tracking_dataset``) runs the
+network over the whole video a second time. Here the pose runner built by DLC's own
+``get_pose_inference_runner`` is asked for its backbone output as well
+(``model.output_features``), and a postprocessor wrapper samples the feature map at
+each predicted keypoint before DLC's postprocessing runs unchanged. Pose outputs are
+therefore the ones ``deeplabcut.analyze_videos`` writes (a test compares them).
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import publish, staging_dir
+from .features import FeatureWriter, sample_keypoint_features
+
+log = logging.getLogger(__name__)
+
+
+class KeypointFeatureTap:
+    """Wraps a bottom-up postprocessor: samples features at the raw poses, then runs the original.
+
+    The features of assembly i line up with row i of the postprocessed ``bodyparts``
+    (DLC concatenates, rescales and pads without reordering rows).
+    """
+
+    def __init__(self, inner, max_individuals: int):
+        self.inner = inner
+        self.max_individuals = max_individuals
+
+    def __call__(self, predictions, context):
+        feats = []
+        for pred in predictions:
+            backbone = pred.pop("backbone")  # keep DLC's own postprocessing unaware of it
+            fmap = backbone["features"]
+            poses = pred["bodypart"]["poses"]
+            feats.append(sample_keypoint_features(fmap, poses, context["image_size"]))
+        out, context = self.inner(predictions, context)
+        f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,))
+        padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=np.float32)
+        n = min(len(f), len(padded))
+        padded[:n] = f[:n]
+        out["keypoint_features"] = padded
+        return out, context
+
+
+def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
+    """Rows DLC keeps in ``_assemblies.pickle``: not entirely padding (< 0)."""
+    return ~np.all(bodyparts < 0, axis=(1, 2))
+
+
+def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
+                  video: str | Path, prefix: str, outputs: dict[str, str | Path], batch_size: int = 8,
+                  device: str | None = None, features_dtype: str = "float16") -> dict:
+    """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically."""
+    import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
+    from deeplabcut.pose_estimation_pytorch.apis import videos as dlc_videos
+    from deeplabcut.pose_estimation_pytorch.data import DLCLoader
+    from deeplabcut.utils import auxiliaryfunctions
+
+    loader = DLCLoader(str(project_config), trainset_index=trainingset_index, shuffle=shuffle)
+    if device:
+        loader.model_cfg["device"] = device
+    pose_cfg = auxiliaryfunctions.read_plainconfig(loader.model_folder.parent / "test" / "pose_cfg.yaml")
+    bodyparts = loader.model_cfg["metadata"]["bodyparts"]
+    unique = loader.model_cfg["metadata"]["unique_bodyparts"]
+    individuals = loader.model_cfg["metadata"]["individuals"]
+    scorer = prefix[len(Path(video).stem):] if prefix.startswith(Path(video).stem) else prefix
+
+    runner = dlc_utils.get_pose_inference_runner(
+        model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),
+        batch_size=batch_size)
+    runner.model.output_features = True
+    runner.postprocessor = KeypointFeatureTap(runner.postprocessor, len(individuals))
+
+    iterator = dlc_videos.VideoIterator(str(video))
+    n_frames_meta = iterator.get_n_frames()
+    start = time.time()
+    predictions = dlc_videos.video_inference(iterator, runner)
+    stop = time.time()
+    if len(predictions) == 0:
+        raise VideoReadError(f"{video}: no frame could be decoded (the file is empty or corrupt); "
+                             f"re-encode it (e.g. ffmpeg -i in.mp4 out.mp4) or remove it from the sample sheet")
+    if len(predictions) < n_frames_meta:
+        log.warning("%s: header says %d frames but only %d could be decoded (truncated file?)",
+                    video, n_frames_meta, len(predictions))
+    log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(predictions), stop - start,
+             len(predictions) / max(stop - start, 1e-9))
+
+    out_dir = Path(outputs["h5"]).parent
+    with staging_dir(out_dir) as tmp:
+        # features, in the order of the assemblies file (rows that are not all padding)
+        n_feat = int(predictions[0]["keypoint_features"].shape[-1])
+        writer = FeatureWriter(tmp / "features.h5", len(bodyparts), n_feat, dtype=features_dtype)
+        n_detections = 0
+        for i, pred in enumerate(predictions):
+            feats = pred.pop("keypoint_features")
+            rows = valid_rows(pred["bodyparts"])
+            kps = pred["bodyparts"][rows][..., :3].astype(np.float32)
+            kps[kps[..., 0] < 0] = np.nan
+            writer.add_frame(i, kps, feats[rows])
+            n_detections += int(rows.sum())
+        writer.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions)})
+
+        metadata = dlc_videos._generate_metadata(
+            cfg=loader.project_cfg, pytorch_config=loader.model_cfg, dlc_scorer=scorer,
+            train_fraction=loader.train_fraction, batch_size=batch_size, cropping=None,
+            runtime=(start, stop), video=iterator)
+        metadata["data"]["nframes"] = len(predictions)
+        with open(tmp / "meta.pickle", "wb") as fh:
+            pickle.dump(metadata, fh, pickle.HIGHEST_PROTOCOL)
+
+        full = dlc_videos._generate_output_data(pose_cfg, predictions)
+        full_path = tmp / f"{prefix}_full.pickle"
+        with open(full_path, "wb") as fh:
+            pickle.dump(full, fh, pickle.HIGHEST_PROTOCOL)
+        dlc_videos.create_df_from_prediction(
+            predictions=predictions, dlc_scorer=scorer, multi_animal=True, model_cfg=loader.model_cfg,
+            output_path=tmp, output_prefix=prefix)
+        dlc_videos._generate_assemblies_file(
+            full_data_path=full_path, output_path=tmp / "assemblies.pickle",
+            num_bodyparts=len(bodyparts), num_unique_bodyparts=len(unique))
+
+        publish(tmp / "features.h5", outputs["features"])
+        publish(tmp / "meta.pickle", outputs["meta"])
+        publish(tmp / "assemblies.pickle", outputs["assemblies"])
+        publish(tmp / f"{prefix}.h5", outputs["h5"])
+        publish(full_path, outputs["full"])  # last: DLC treats _full.pickle as "analysed"
+    return {"frames": len(predictions), "detections": n_detections, "seconds": stop - start}
+
+
+class VideoReadError(RuntimeError):
+    pass

@@ -1,0 +1,192 @@
+"""Backbone features at every detected keypoint, stored in one HDF5 file per video.
+
+Layout of ``<prefix>_bpt_features.h5`` (rows = detected assemblies, in the order of
+``_assemblies.pickle`` for each frame):
+
+- ``frame`` (M,) int32, the frame of each row;
+- ``frame_offsets`` (n_frames + 1,) int64: rows of frame f are offsets[f]:offsets[f+1];
+- ``keypoints`` (M, K, 3) float32: x, y, score (NaN where the keypoint is missing);
+- ``features`` (M, K, C) float16 or float32: backbone feature vector at each keypoint
+  (zeros where the keypoint is missing).
+
+One deterministic file, written under a temporary name and renamed when complete.
+DLC's own shelve (``_bpt_features.pickle`` + .dat/.dir/.bak) can be read too
+(:class:`DLCShelfFeatures`).
+"""
+from __future__ import annotations
+
+import shelve
+from pathlib import Path
+
+import numpy as np
+
+
+def sample_keypoint_features(feature_map: np.ndarray, poses: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """Feature vectors at keypoints, nearest cell of the backbone map (as DLC's ``PrepareBackboneFeatures``).
+
+    feature_map: (C, h, w); poses: (n, K, >=2) in model-input pixels, invalid = negative or NaN;
+    input_size: (width, height) of the model input. Returns (n, K, C); zeros for invalid keypoints.
+    """
+    c, h, w = feature_map.shape
+    n, k = poses.shape[:2]
+    out = np.zeros((n, k, c), dtype=feature_map.dtype)
+    if n == 0:
+        return out
+    xy = poses[..., :2].astype(np.float64)
+    valid = np.all(np.isfinite(xy), axis=-1) & np.all(xy >= 0, axis=-1)
+    stride_x, stride_y = input_size[0] / w, input_size[1] / h
+    ix = np.clip(np.rint(np.nan_to_num(xy[..., 0]) / stride_x).astype(int), 0, w - 1)
+    iy = np.clip(np.rint(np.nan_to_num(xy[..., 1]) / stride_y).astype(int), 0, h - 1)
+    gathered = feature_map[:, iy, ix]  # (C, n, K)
+    out[:] = np.moveaxis(gathered, 0, -1)
+    out[~valid] = 0
+    return out
+
+
+class FeatureWriter:
+    """Streams rows into ``_bpt_features.h5`` (chunked, resizable datasets)."""
+
+    def __init__(self, path: str | Path, n_keypoints: int, n_features: int, dtype: str = "float16",
+                 chunk_rows: int = 256):
+        import h5py
+
+        self.path = Path(path)
+        self.h5 = h5py.File(self.path, "w")
+        k, c = n_keypoints, n_features
+        self.frame = self.h5.create_dataset("frame", (0,), maxshape=(None,), dtype="int32", chunks=(chunk_rows,))
+        self.keypoints = self.h5.create_dataset("keypoints", (0, k, 3), maxshape=(None, k, 3), dtype="float32",
+                                                chunks=(chunk_rows, k, 3))
+        self.features = self.h5.create_dataset("features", (0, k, c), maxshape=(None, k, c), dtype=dtype,
+                                               chunks=(max(1, min(chunk_rows, 2 ** 20 // (k * c))), k, c))
+        self.offsets = [0]
+        self._buf: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._buffered = 0
+        self.chunk_rows = chunk_rows
+
+    def add_frame(self, frame: int, keypoints: np.ndarray, features: np.ndarray) -> None:
+        if frame != len(self.offsets) - 1:
+            raise ValueError(f"frames must be added in order: expected {len(self.offsets) - 1}, got {frame}")
+        self.offsets.append(self.offsets[-1] + len(keypoints))
+        if len(keypoints):
+            self._buf.append((frame, keypoints, features))
+            self._buffered += len(keypoints)
+        if self._buffered >= self.chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        frames = np.concatenate([np.full(len(k), f, np.int32) for f, k, _ in self._buf])
+        kps = np.concatenate([k for _, k, _ in self._buf]).astype(np.float32)
+        feats = np.concatenate([x for _, _, x in self._buf]).astype(self.features.dtype)
+        start = self.frame.shape[0]
+        end = start + len(frames)
+        for ds, data in ((self.frame, frames), (self.keypoints, kps), (self.features, feats)):
+            ds.resize(end, axis=0)
+            ds[start:end] = data
+        self._buf, self._buffered = [], 0
+
+    def close(self, attrs: dict | None = None) -> None:
+        self._flush()
+        self.h5.create_dataset("frame_offsets", data=np.asarray(self.offsets, dtype=np.int64))
+        for k, v in (attrs or {}).items():
+            self.h5.attrs[k] = v
+        self.h5.close()
+
+
+class FeatureStore:
+    """Reads ``_bpt_features.h5``: per-frame keypoints and features of every detection."""
+
+    def __init__(self, path: str | Path):
+        import h5py
+
+        self.path = Path(path)
+        self.h5 = h5py.File(self.path, "r")
+        self.offsets = self.h5["frame_offsets"][:]
+        self._kps = self.h5["keypoints"][:]
+        self._feats = self.h5["features"]
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_features(self) -> int:
+        return int(self._feats.shape[-1])
+
+    @property
+    def n_keypoints(self) -> int:
+        return int(self._feats.shape[1])
+
+    def keypoints(self, frame: int) -> np.ndarray:
+        if frame < 0 or frame >= self.n_frames:
+            return np.zeros((0, self.n_keypoints, 3), np.float32)
+        return self._kps[self.offsets[frame]:self.offsets[frame + 1]]
+
+    def features(self, frame: int, rows=None) -> np.ndarray:
+        a, b = self.offsets[frame], self.offsets[frame + 1]
+        block = self._feats[a:b]
+        return block if rows is None else block[rows]
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DLCShelfFeatures:
+    """DLC's own ``_bpt_features.pickle`` shelve, behind the same interface as :class:`FeatureStore`."""
+
+    def __init__(self, path: str | Path, n_frames: int):
+        self.db = shelve.open(str(path), flag="r")
+        keys = [k for k in self.db.keys() if k.startswith("frame")]
+        self.width = len(keys[0]) - len("frame") if keys else 1
+        self._n_frames = n_frames
+        first = self.db[keys[0]]["features"] if keys else np.zeros((0, 1, 1))
+        self._k, self._c = first.shape[1], first.shape[2]
+
+    @property
+    def n_frames(self) -> int:
+        return self._n_frames
+
+    @property
+    def n_features(self) -> int:
+        return self._c
+
+    @property
+    def n_keypoints(self) -> int:
+        return self._k
+
+    def _entry(self, frame: int):
+        return self.db.get("frame" + str(frame).zfill(self.width))
+
+    def keypoints(self, frame: int) -> np.ndarray:
+        e = self._entry(frame)
+        if e is None:
+            return np.zeros((0, self._k, 3), np.float32)
+        xy = np.asarray(e["coordinates"], dtype=np.float32)
+        kps = np.concatenate([xy, np.ones(xy.shape[:2] + (1,), np.float32)], axis=-1)
+        kps[np.all(xy <= 0, axis=-1)] = np.nan
+        return kps
+
+    def features(self, frame: int, rows=None) -> np.ndarray:
+        e = self._entry(frame)
+        block = np.asarray(e["features"]) if e is not None else np.zeros((0, self._k, self._c))
+        return block if rows is None else block[rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_features(path: str | Path, n_frames: int | None = None):
+    """Our HDF5 file, or DLC's shelve (``..._bpt_features.pickle``)."""
+    path = Path(path)
+    if path.suffix == ".h5":
+        return FeatureStore(path)
+    if n_frames is None:
+        raise ValueError("reading DLC's feature shelve needs the video's frame count")
+    return DLCShelfFeatures(path, n_frames)

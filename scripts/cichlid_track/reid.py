@@ -1,0 +1,286 @@
+"""Re-identification: feature lookup, triplet mining and transformer training.
+
+Replaces three fragile parts of DLC 3.0.2 (``pose_tracking_pytorch``):
+
+- lookup: ``query_feature_by_coord_in_img_space`` drops negative coordinate
+  differences and takes the argmin of a *signed* mean, so with a few pixels of
+  offset it returns another animal's features. Ours takes the detected assembly
+  nearest in image space (mean Euclidean distance over keypoints present in both).
+- mining: ``create_triplets_dataset`` hard-codes 3 tracks, casts NaN keypoints to
+  int and can silently skip every triplet. Ours uses the real tracklets, skips
+  incomplete detections explicitly, is seeded, and says why when it finds too few.
+- training: DLC saves a checkpoint only every 10 epochs, into the shared model
+  folder. Ours saves exactly ``dlc_transreid_<epochs>.pth`` where we are told, in
+  DLC's checkpoint format, and logs accuracy per epoch.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class TooFewTriplets(RuntimeError):
+    pass
+
+
+def nearest_assembly(query: np.ndarray, detections: np.ndarray, max_distance: float = np.inf) -> tuple[int, float]:
+    """Index of the detection nearest to ``query`` and its mean keypoint distance.
+
+    query: (K, >=2); detections: (n, K, >=2); missing keypoints are NaN (or negative, as DLC pads).
+    Distance = mean Euclidean distance over keypoints present in both. Returns (-1, inf) when no
+    detection shares a keypoint with the query or the nearest is farther than ``max_distance``.
+    """
+    if len(detections) == 0:
+        return -1, float("inf")
+    q = np.asarray(query, dtype=np.float64)[..., :2].copy()
+    d = np.asarray(detections, dtype=np.float64)[..., :2].copy()
+    q[np.any(q < 0, axis=-1)] = np.nan
+    d[np.any(d < 0, axis=-1)] = np.nan
+    dist = np.linalg.norm(d - q[None], axis=-1)  # (n, K), NaN where either is missing
+    present = np.isfinite(dist)
+    counts = present.sum(axis=1)
+    sums = np.where(present, dist, 0.0).sum(axis=1)
+    mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+    best = int(np.argmin(mean))
+    if not np.isfinite(mean[best]) or mean[best] > max_distance:
+        return -1, float("inf")
+    return best, float(mean[best])
+
+
+def load_tracklets(el_pickle: str | Path) -> dict[int, dict[int, np.ndarray]]:
+    """``_el.pickle`` -> {tracklet id: {frame: (K, 3) x, y, likelihood}}."""
+    import pickle
+
+    with open(el_pickle, "rb") as fh:
+        raw = pickle.load(fh)
+    out = {}
+    for key, frames in raw.items():
+        if key in ("header", "single") or not isinstance(frames, dict):
+            continue
+        track = {}
+        for fkey, flat in frames.items():
+            frame = int(re.findall(r"\d+", fkey)[0]) if isinstance(fkey, str) else int(fkey)
+            arr = np.asarray(flat, dtype=np.float64)
+            arr = arr.reshape(-1, arr.shape[-1] if arr.ndim == 2 else 3) if arr.ndim == 2 else arr.reshape(-1, 3)
+            track[frame] = arr[:, :3]
+        if track:
+            out[key] = track
+    return out
+
+
+@dataclass
+class MiningResult:
+    triplets: np.ndarray  # (N, 3, K, C) float32
+    n_tracklets: int
+    skipped_incomplete: int
+    skipped_unmatched: int
+
+
+def mine_triplets(tracklets: dict[int, dict[int, np.ndarray]], store, n_triplets: int, seed: int = 0,
+                  min_keypoints: int | None = None, max_lookup_px: float = 3.0,
+                  max_tries_factor: int = 20) -> MiningResult:
+    """Anchor/positive from one tracklet, negative from another present in the anchor's frame.
+
+    Two tracklets detected in the same frame are two different animals, whatever the number
+    of animals in the tank: no hard-coded track count. Detections with fewer than
+    ``min_keypoints`` keypoints, or that cannot be matched to a stored detection within
+    ``max_lookup_px``, are skipped (and counted).
+    """
+    rng = np.random.default_rng(seed)
+    k = store.n_keypoints
+    min_keypoints = min_keypoints if min_keypoints is not None else max(1, k // 2)
+    tracks = {tid: t for tid, t in tracklets.items() if len(t) >= 2}
+    by_frame: dict[int, list[int]] = {}
+    for tid, t in tracks.items():
+        for f in t:
+            by_frame.setdefault(f, []).append(tid)
+    anchors = [(tid, f) for tid, t in tracks.items() for f in t if len(by_frame[f]) >= 2]
+    result = MiningResult(np.zeros((0, 3, k, store.n_features), np.float32), len(tracks), 0, 0)
+    if not anchors:
+        return result
+
+    def feature(tid: int, frame: int):
+        kps = tracks[tid][frame]
+        if np.sum(np.all(np.isfinite(kps[:, :2]) & (kps[:, :2] >= 0), axis=1)) < min_keypoints:
+            result.skipped_incomplete += 1
+            return None
+        idx, _ = nearest_assembly(kps, store.keypoints(frame), max_distance=max_lookup_px)
+        if idx < 0:
+            result.skipped_unmatched += 1
+            return None
+        return np.asarray(store.features(frame)[idx], dtype=np.float32)
+
+    out = []
+    seen = set()
+    for _ in range(n_triplets * max_tries_factor):
+        if len(out) >= n_triplets:
+            break
+        tid, fa = anchors[rng.integers(len(anchors))]
+        frames = [f for f in tracks[tid] if f != fa]
+        fp = frames[rng.integers(len(frames))]
+        others = [o for o in by_frame[fa] if o != tid]
+        neg = others[rng.integers(len(others))]
+        key = (tid, fa, fp, neg)
+        if key in seen:
+            continue
+        seen.add(key)
+        a, p, n = feature(tid, fa), feature(tid, fp), feature(neg, fa)
+        if a is None or p is None or n is None:
+            continue
+        out.append(np.stack([a, p, n]))
+    if out:
+        result.triplets = np.stack(out).astype(np.float32)
+    return result
+
+
+def too_few_message(video: str, result: MiningResult, minimum: int) -> str:
+    return (f"{video}: only {len(result.triplets)} re-ID triplets from {result.n_tracklets} tracklets "
+            f"(minimum {minimum}; {result.skipped_incomplete} detections skipped as incomplete, "
+            f"{result.skipped_unmatched} unmatched); re-ID is skipped and motion-only tracks are used. "
+            f"Use a longer video, put it in a re-ID group with videos of the same animals "
+            f"(sample sheet column 'group'), or lower reid.min_triplets")
+
+
+def _reid_cfg(device: str) -> dict:
+    from deeplabcut.pose_tracking_pytorch.config import cfg as dlc_cfg
+
+    cfg = dict(dlc_cfg)
+    cfg["device"] = device
+    return cfg
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def triplet_accuracy(anchor, pos, neg) -> float:
+    import torch
+
+    ap = torch.linalg.norm(anchor - pos, dim=1)
+    an = torch.linalg.norm(anchor - neg, dim=1)
+    return float((ap < an).float().mean())
+
+
+def train_reid(triplet_files: list[str | Path], out_ckpt: str | Path, accuracy_csv: str | Path, epochs: int,
+               batch_size: int = 64, train_fraction: float = 0.8, seed: int = 0, device: str | None = None,
+               learning_rate: float | None = None) -> dict:
+    """Train DLC's transformer re-ID model on triplets; save ``{state_dict, num_kpts, feature_dim}``."""
+    import torch
+    from deeplabcut.pose_tracking_pytorch.loss import easy_triplet_loss
+    from deeplabcut.pose_tracking_pytorch.model import make_dlc_model
+    from deeplabcut.pose_tracking_pytorch.solver import make_easy_optimizer
+    from deeplabcut.pose_tracking_pytorch.solver.scheduler_factory import create_scheduler
+
+    from .atomic import atomic_path
+
+    device = resolve_device(device)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    train_parts, test_parts = [], []
+    for f in triplet_files:
+        arr = np.load(f).astype(np.float32)
+        perm = rng.permutation(len(arr))
+        n_train = max(1, int(len(arr) * train_fraction))
+        train_parts.append(arr[perm[:n_train]])
+        test_parts.append(arr[perm[n_train:]])
+    train = np.concatenate(train_parts)
+    test = np.concatenate(test_parts)
+    num_kpts, feature_dim = train.shape[2], train.shape[3]
+    cfg = _reid_cfg(device)
+    if learning_rate:
+        cfg["base_lr"] = learning_rate
+    cfg["max_epochs"] = epochs
+    model = make_dlc_model(cfg, feature_dim, num_kpts).to(device)
+    loss_fn = easy_triplet_loss()
+    optimizer = make_easy_optimizer(cfg, model)
+    scheduler = create_scheduler(cfg, optimizer)
+    train_t = torch.from_numpy(train)
+    test_t = torch.from_numpy(test).to(device)
+    rows = []
+    from tqdm import tqdm
+
+    for epoch in tqdm(range(1, epochs + 1), desc="re-ID epochs", mininterval=5):
+        scheduler.step(epoch)
+        model.train()
+        perm = torch.randperm(len(train_t))
+        losses, correct, total = [], 0.0, 0
+        for i in range(0, len(perm), batch_size):
+            batch = train_t[perm[i:i + batch_size]].to(device)
+            optimizer.zero_grad()
+            a, p, n = model(batch[:, 0]), model(batch[:, 1]), model(batch[:, 2])
+            loss = loss_fn(a, p, n)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+            correct += triplet_accuracy(a.detach(), p.detach(), n.detach()) * len(batch)
+            total += len(batch)
+        model.eval()
+        with torch.no_grad():
+            test_acc = (triplet_accuracy(model(test_t[:, 0]), model(test_t[:, 1]), model(test_t[:, 2]))
+                        if len(test_t) else float("nan"))
+        rows.append({"epoch": epoch, "loss": float(np.mean(losses)), "train_accuracy": correct / max(total, 1),
+                     "test_accuracy": test_acc})
+        log.info("epoch %d: loss %.4f, train acc %.3f, test acc %.3f", epoch, rows[-1]["loss"],
+                 rows[-1]["train_accuracy"], test_acc)
+    with atomic_path(out_ckpt) as tmp:
+        torch.save({"state_dict": model.state_dict(), "num_kpts": num_kpts, "feature_dim": feature_dim}, tmp)
+    write_accuracy_csv(accuracy_csv, rows)
+    return {"n_train": len(train), "n_test": len(test), "final": rows[-1]}
+
+
+def write_accuracy_csv(path: str | Path, rows: list[dict]) -> None:
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["epoch", "loss", "train_accuracy", "test_accuracy"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def save_skipped(out_ckpt: str | Path, accuracy_csv: str | Path, reason: str) -> None:
+    """A re-ID 'model' that records why there is none: the stitcher then uses motion only."""
+    import torch
+
+    from .atomic import atomic_path
+
+    with atomic_path(out_ckpt) as tmp:
+        torch.save({"skipped": True, "reason": reason}, tmp)
+    write_accuracy_csv(accuracy_csv, [])
+
+
+def load_embedder(ckpt: str | Path, device: str | None = None):
+    """DLC's transformer from a checkpoint, as a function (B, K, C) -> (B, D) unit vectors; None if skipped."""
+    import torch
+    from deeplabcut.pose_tracking_pytorch.model import build_dlc_transformer
+    from deeplabcut.pose_tracking_pytorch.model.backbones import dlc_base_kpt_TransReID
+
+    device = resolve_device(device)
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if state.get("skipped"):
+        return None
+    model = build_dlc_transformer(_reid_cfg(device), state["feature_dim"], state["num_kpts"],
+                                  {"dlc_transreid": dlc_base_kpt_TransReID})
+    model.load_state_dict(state["state_dict"])
+    model.to(device).eval()
+
+    def embed(x: np.ndarray, batch: int = 256) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                t = torch.from_numpy(np.asarray(x[i:i + batch], dtype=np.float32)).to(device)
+                e = torch.nn.functional.normalize(model(t), dim=1)
+                out.append(e.cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+    return embed

@@ -1,0 +1,11 @@
+"""Rule shuffle: DLC training dataset and pytorch_config.yaml with our overrides."""
+from cichlid_track import rule_io
+from cichlid_track.training import create_shuffle
+
+
+def main(smk):
+    create_shuffle(smk.input[0], smk.params.shuffle, smk.params.trainingset_index, dict(smk.params.training),
+                   smk.output[0])
+
+
+rule_io.run(snakemake, main)  # noqa: F821

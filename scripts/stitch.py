@@ -1,0 +1,33 @@
+"""Rule stitch: tracks from tracklets, with motion + re-ID appearance and with motion only."""
+from cichlid_track import rule_io
+
+
+def main(smk):
+    import json
+    import pickle
+
+    from cichlid_track.atomic import atomic_path, write_text
+    from cichlid_track.features import FeatureStore
+    from cichlid_track.reid import load_embedder
+    from cichlid_track.stitching import stitch_video
+
+    with open(smk.input.meta, "rb") as fh:
+        meta = pickle.load(fh)["data"]
+    embed = load_embedder(smk.input.reid, smk.params.device)
+    with FeatureStore(smk.input.features) as store:
+        result = stitch_video(smk.input.tracklets, smk.params.n_tracks, list(smk.params.individuals),
+                              int(meta["nframes"]), smk.params.scorer, list(meta["bodyparts"]),
+                              min_length=smk.params.min_length, store=store, embed=embed,
+                              appearance_weight=smk.params.appearance_weight)
+    if embed is None:
+        import torch
+
+        result.summary["warning"] = torch.load(smk.input.reid, weights_only=False).get("reason", "re-ID skipped")
+    for df, out in ((result.reid, smk.output.tracks), (result.motion, smk.output.motion)):
+        with atomic_path(out) as tmp:
+            df.to_hdf(tmp, key="tracks", format="table", mode="w")
+    write_text(smk.output.summary, json.dumps(result.summary, indent=2))
+    print("stitching:", result.summary)
+
+
+rule_io.run(snakemake, main)  # noqa: F821

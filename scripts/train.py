@@ -1,0 +1,12 @@
+"""Rule train: train (or resume) the pose model until the chosen snapshot exists."""
+from cichlid_track import rule_io
+from cichlid_track.training import train
+
+
+def main(smk):
+    device = None if smk.params.device == "auto" else smk.params.device
+    train(smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.pytorch_config,
+          smk.params.epochs, smk.output[0], weights=smk.params.weights or None, device=device)
+
+
+rule_io.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,54 @@
+rule analyze:
+    """One pass over the video: DLC pose outputs and keypoint backbone features."""
+    input:
+        video=video_path,
+        project=PROJECT_CONFIG,
+        snapshot=SNAPSHOT,
+    output:
+        h5=per_video(".h5"),
+        full=per_video("_full.pickle"),
+        meta=per_video("_meta.pickle"),
+        assemblies=per_video("_assemblies.pickle"),
+        features=per_video("_bpt_features.h5"),
+    params:
+        shuffle=config["shuffle"],
+        trainingset_index=config["trainingset_index"],
+        batch_size=config["analysis"]["batch_size"],
+        device=config["analysis"]["device"],
+        features_dtype=config["analysis"]["features_dtype"],
+        scorer=SCORER,
+    threads: 4
+    log:
+        f"{LOGS}/analyze/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/analyze/{{vid}}.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/analyze.py"
+
+
+rule tracklets:
+    """Detections to tracklets (DLC's ellipse tracker): _el.pickle."""
+    input:
+        video=video_path,
+        project=PROJECT_CONFIG,
+        snapshot=SNAPSHOT,
+        full=per_video("_full.pickle"),
+        meta=per_video("_meta.pickle"),
+        assemblies=per_video("_assemblies.pickle"),
+    output:
+        per_video("_el.pickle"),
+    params:
+        shuffle=config["shuffle"],
+        trainingset_index=config["trainingset_index"],
+        track_method=config["tracking"]["track_method"],
+        scorer=SCORER,
+    log:
+        f"{LOGS}/tracklets/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/tracklets/{{vid}}.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/tracklets.py"

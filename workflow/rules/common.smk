@@ -1,0 +1,73 @@
+# Settings, sample sheet and target names, computed once at parse time.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
+
+from cichlid_track.settings import ConfigError, load_settings  # noqa: E402
+from cichlid_track.samples import SampleSheetError  # noqa: E402
+from cichlid_track.project import ProjectError  # noqa: E402
+from cichlid_track.naming import labelled_video_suffix  # noqa: E402
+
+try:
+    S = load_settings(config, Path(workflow.basedir) / "schemas")
+except (ConfigError, SampleSheetError, ProjectError) as err:
+    # one line that names the key or file and the fix, without a Python traceback
+    raise WorkflowError(str(err)) from None
+
+RESULTS = S.results
+SCORER = S.scorer
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+PROJECT_CONFIG = S.in_project("config.yaml")
+PYTORCH_CONFIG = S.in_project(S.names.pytorch_config)
+SNAPSHOT = S.in_project(S.names.snapshot)
+EVAL_TABLE = f"{RESULTS}/evaluation/{SCORER}-results.csv"
+EVAL_IMAGES = f"{RESULTS}/evaluation/images"
+REID_EPOCHS = S.reid_epochs
+LABELLED_SUFFIX = labelled_video_suffix(S.pcutoff)
+DLC_ENV = "../../envs/dlc.yaml"
+
+
+wildcard_constraints:
+    vid="[^/]+",
+    group="[^/]+",
+
+
+def per_video(suffix):
+    """Output pattern of a per-video DLC file: results/videos/<id>/<id><scorer><suffix>."""
+    return f"{RESULTS}/videos/{{vid}}/{{vid}}{SCORER}{suffix}"
+
+
+def video_path(wildcards):
+    return S.samples[wildcards.vid].path
+
+
+def labelled_data_inputs(wildcards):
+    """The user's label files, so editing labels makes the project copy (and training) stale."""
+    root = Path(S.project_config).parent / "labeled-data"
+    excluded = set(config["exclude_labeled_data"])
+    return sorted(
+        str(p)
+        for p in root.glob("*/CollectedData_*")
+        if p.parent.name not in excluded and p.suffix in (".h5", ".csv")
+    )
+
+
+def triplets_of_group(wildcards):
+    return [
+        f"{RESULTS}/videos/{v}/{v}{SCORER}_triplet_vector.npy"
+        for v in S.group_members(wildcards.group)
+    ]
+
+
+def reid_model_of(wildcards):
+    return S.reid_model(wildcards.vid)
+
+
+def all_targets():
+    targets = [EVAL_TABLE]
+    for vid in S.samples:
+        targets.append(S.video_file(vid, "_el.h5"))
+        targets.append(S.labelled_video(vid))
+    return targets

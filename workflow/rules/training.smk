@@ -1,0 +1,65 @@
+rule shuffle:
+    """Training dataset (create_multianimaltraining_dataset) and pytorch_config.yaml."""
+    input:
+        PROJECT_CONFIG,
+    output:
+        PYTORCH_CONFIG,
+    params:
+        shuffle=config["shuffle"],
+        trainingset_index=config["trainingset_index"],
+        training=config["training"],
+    log:
+        f"{LOGS}/shuffle.log",
+    benchmark:
+        f"{BENCH}/shuffle.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/create_shuffle.py"
+
+
+rule train:
+    """Pose model training; resumes from the newest snapshot after an interruption."""
+    input:
+        project=PROJECT_CONFIG,
+        pytorch_config=PYTORCH_CONFIG,
+    output:
+        SNAPSHOT,
+    params:
+        shuffle=config["shuffle"],
+        trainingset_index=config["trainingset_index"],
+        epochs=S.names.snapshot_epoch,
+        weights=config["training"]["weights"],
+        device=config["training"]["device"],
+    threads: 4
+    log:
+        f"{LOGS}/train.log",
+    benchmark:
+        f"{BENCH}/train.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/train.py"
+
+
+rule evaluate:
+    """evaluate_network on the chosen snapshot: RMSE/mAP table and labelled test images."""
+    input:
+        project=PROJECT_CONFIG,
+        snapshot=SNAPSHOT,
+    output:
+        table=EVAL_TABLE,
+        images=directory(EVAL_IMAGES),
+    params:
+        shuffle=config["shuffle"],
+        trainingset_index=config["trainingset_index"],
+        evaluation_folder=S.in_project(S.names.evaluation_folder),
+        scorer=SCORER,
+    log:
+        f"{LOGS}/evaluate.log",
+    benchmark:
+        f"{BENCH}/evaluate.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/evaluate.py"
