@@ -8,7 +8,7 @@ def main(smk):
     device = None if smk.params.device == "auto" else smk.params.device
     stats = analyze_video(
         smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot, smk.input.video,
-        video_id=vid, prefix=f"{vid}{smk.params.scorer}", outputs=dict(smk.output.items()),
+        prefix=f"{vid}{smk.params.scorer}", scorer=smk.params.scorer, outputs=dict(smk.output.items()),
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype)
     print("analysis:", stats)
 

@@ -55,7 +55,7 @@ def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
 
 
 def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
-                  video: str | Path, prefix: str, outputs: dict[str, str | Path], batch_size: int = 8,
+                  video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
                   device: str | None = None, features_dtype: str = "float16") -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically."""
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
@@ -70,7 +70,6 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     bodyparts = loader.model_cfg["metadata"]["bodyparts"]
     unique = loader.model_cfg["metadata"]["unique_bodyparts"]
     individuals = loader.model_cfg["metadata"]["individuals"]
-    scorer = prefix[len(Path(video).stem):] if prefix.startswith(Path(video).stem) else prefix
 
     runner = dlc_utils.get_pose_inference_runner(
         model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),

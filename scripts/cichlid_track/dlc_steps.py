@@ -86,13 +86,13 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
 
 
 def labelled_video(project_config, shuffle, trainingset_index, snapshot, video, video_id, prefix, tracks_h5,
-                   out_mp4, trailpoints=10, pcutoff=None) -> None:
+                   meta_pickle, out_mp4, trailpoints=10, pcutoff=None) -> None:
     """``create_labeled_video`` coloured by individual, with trails, from our ``_el.h5``."""
     import deeplabcut
 
     out_mp4 = Path(out_mp4)
     with staging_dir(out_mp4.parent) as tmp:
-        _link_inputs(tmp, {f"{prefix}_el.h5": tracks_h5})
+        _link_inputs(tmp, {f"{prefix}_el.h5": tracks_h5, f"{prefix}_meta.pickle": meta_pickle})
         link = link_video(video, tmp, video_id)
         deeplabcut.create_labeled_video(
             str(project_config), [str(link)], shuffle=shuffle, trainingsetindex=trainingset_index,

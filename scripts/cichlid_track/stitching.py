@@ -132,7 +132,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
 
     motion_df, motion_st = _run(el_pickle, n_tracks, min_length, None, animal_names, n_frames)
     summary["tracklets_graph"] = len(motion_st.tracklets)
-    summary["tracks_after"] = len(motion_st.tracks or [])
+    summary["tracks_after"] = 0 if motion_st.tracks is None else len(motion_st.tracks)
     if store is None or embed is None:
         summary["warning"] = summary.get("warning", "re-ID unavailable: motion-only tracks used")
         return StitchResult(motion_df, motion_df.copy(), summary)

@@ -33,6 +33,7 @@ rule labelled_video:
         project=PROJECT_CONFIG,
         snapshot=SNAPSHOT,
         tracks=per_video("_el.h5"),
+        meta=per_video("_meta.pickle"),
     output:
         per_video(LABELLED_SUFFIX),
     params:

@@ -3,8 +3,9 @@ rule shuffle:
     input:
         PROJECT_CONFIG,
     output:
-        PYTORCH_CONFIG,
+        TRAINING_CONFIG,
     params:
+        dlc_pytorch_config=PYTORCH_CONFIG,
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
         training=config["training"],
@@ -22,10 +23,11 @@ rule train:
     """Pose model training; resumes from the newest snapshot after an interruption."""
     input:
         project=PROJECT_CONFIG,
-        pytorch_config=PYTORCH_CONFIG,
+        pytorch_config=TRAINING_CONFIG,
     output:
         SNAPSHOT,
     params:
+        dlc_pytorch_config=PYTORCH_CONFIG,
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
         epochs=S.names.snapshot_epoch,
