@@ -1,0 +1,114 @@
+"""Feature lookup, storage and triplet mining (re-ID)."""
+import numpy as np
+import pytest
+
+from cichlid_track.features import FeatureStore, FeatureWriter, sample_keypoint_features
+from cichlid_track.reid import mine_triplets, nearest_assembly
+
+
+def fish(x, y, k=9, spacing=6.0):
+    return np.stack([np.array([x + i * spacing, y + (i % 2) * 2.0]) for i in range(k)])
+
+
+def dlc_feature_dict(detections):
+    """DLC's shelve entry format: {'coordinates': (n, K, 2), 'features': (n, K, C)}."""
+    n = len(detections)
+    feats = np.zeros((n, detections.shape[1], 2))
+    feats[:, :, 0] = np.arange(n)[:, None]  # feature = which animal
+    return {"frame0": {"coordinates": detections[..., :2].copy(), "features": feats}}
+
+
+@pytest.mark.parametrize("offset", [(1.5, 0.0), (0.0, -2.0), (-3.0, 4.0), (5.0, 5.0)])
+def test_lookup_finds_the_right_animal_where_dlc_does_not(offset):
+    """Two fish side by side; the query is fish B shifted by a few pixels (tracker smoothing)."""
+    from deeplabcut.pose_tracking_pytorch.tracking_utils import query_feature_by_coord_in_img_space
+
+    a, b = fish(100, 100), fish(100, 112)
+    detections = np.stack([a, b])
+    query = b + np.array(offset)
+    idx, dist = nearest_assembly(query, detections)
+    assert idx == 1 and dist == pytest.approx(np.hypot(*offset))
+    feats = dlc_feature_dict(detections)
+    dlc_pick = int(query_feature_by_coord_in_img_space(feats, "frame0", query)[0, 0])
+    if offset in [(0.0, -2.0), (-3.0, 4.0)]:
+        # DLC discards negative differences and takes the argmin of a signed mean
+        assert dlc_pick != 1, "DLC 3.0.2's lookup is expected to pick the wrong animal here"
+
+
+def test_lookup_ignores_missing_keypoints_and_reports_no_overlap():
+    a = fish(10, 10)
+    b = fish(50, 50)
+    b_partial = b.copy()
+    b_partial[:5] = np.nan
+    q = b.copy()
+    q[5:] = -1  # DLC pads missing keypoints with -1
+    idx, dist = nearest_assembly(q, np.stack([b_partial]))
+    assert idx == -1 and dist == np.inf  # no keypoint present in both
+    assert nearest_assembly(q, np.stack([a, b_partial]))[0] == 0  # the only detection sharing keypoints
+    q2 = b.copy()
+    q2[:3] = np.nan
+    assert nearest_assembly(q2, np.stack([a, b_partial]))[0] == 1
+    assert nearest_assembly(q2, np.zeros((0, 9, 2)))[0] == -1
+    assert nearest_assembly(b + 10, np.stack([a, b]), max_distance=5)[0] == -1
+
+
+def test_sample_keypoint_features_nearest_cell():
+    fmap = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)  # C=2, h=4, w=5, stride 8
+    poses = np.array([[[0, 0, 1], [9, 17, 1], [39, 31, 1], [-1, -1, -1]]], dtype=np.float32)
+    out = sample_keypoint_features(fmap, poses, (40, 32))
+    assert out.shape == (1, 4, 2)
+    assert out[0, 0].tolist() == fmap[:, 0, 0].tolist()
+    assert out[0, 1].tolist() == fmap[:, 2, 1].tolist()
+    assert out[0, 2].tolist() == fmap[:, 3, 4].tolist()  # clipped to the map
+    assert out[0, 3].tolist() == [0, 0]
+
+
+def _store(tmp_path, frames):
+    """frames: list of (n, K, 3) keypoints; features encode (frame, row) for checking."""
+    w = FeatureWriter(tmp_path / "f.h5", 9, 4, dtype="float32", chunk_rows=3)
+    for f, kps in enumerate(frames):
+        feats = np.zeros((len(kps), 9, 4), np.float32)
+        feats[..., 0] = f
+        feats[..., 1] = np.arange(len(kps))[:, None]
+        w.add_frame(f, kps, feats)
+    w.close({"n_frames": len(frames)})
+    return FeatureStore(tmp_path / "f.h5")
+
+
+def test_feature_store_roundtrip_and_empty_frames(tmp_path):
+    frames = [np.stack([np.c_[fish(0, 0), np.ones(9)]]), np.zeros((0, 9, 3)),
+              np.stack([np.c_[fish(0, 0), np.ones(9)], np.c_[fish(50, 0), np.ones(9)]])]
+    with _store(tmp_path, frames) as st:
+        assert st.n_frames == 3 and st.n_features == 4
+        assert st.keypoints(1).shape == (0, 9, 3)
+        assert st.features(2)[1, 0].tolist() == [2, 1, 0, 0]
+        assert st.keypoints(5).shape == (0, 9, 3)
+
+
+def test_mining_uses_coexisting_tracklets_is_seeded_and_skips_incomplete(tmp_path):
+    n_frames = 30
+    frames, tracks = [], {0: {}, 1: {}, 2: {}}
+    for f in range(n_frames):
+        dets = [np.c_[fish(10 + f, 10), np.ones(9)], np.c_[fish(10 + f, 80), np.ones(9)],
+                np.c_[fish(10 + f, 150), np.ones(9)]]
+        dets[2][:7, :2] = np.nan  # fish 3 is mostly occluded: incomplete
+        frames.append(np.stack(dets))
+        for t in range(3):
+            tracks[t][f] = dets[t].copy()
+    with _store(tmp_path, frames) as st:
+        r1 = mine_triplets(tracks, st, n_triplets=50, seed=3)
+        r2 = mine_triplets(tracks, st, n_triplets=50, seed=3)
+    assert r1.triplets.shape == (50, 3, 9, 4)
+    np.testing.assert_array_equal(r1.triplets, r2.triplets)
+    anchor_row, pos_row, neg_row = r1.triplets[:, 0, 0, 1], r1.triplets[:, 1, 0, 1], r1.triplets[:, 2, 0, 1]
+    assert np.all(anchor_row == pos_row) and np.all(anchor_row != neg_row)  # same fish / other fish
+    assert np.all(r1.triplets[:, 0, 0, 0] == r1.triplets[:, 2, 0, 0])  # negative from the anchor's frame
+    assert not np.any(anchor_row == 2) and r1.skipped_incomplete > 0
+
+
+def test_mining_with_a_single_tracklet_finds_nothing(tmp_path):
+    frames = [np.stack([np.c_[fish(f, 0), np.ones(9)]]) for f in range(10)]
+    tracks = {0: {f: frames[f][0] for f in range(10)}}
+    with _store(tmp_path, frames) as st:
+        r = mine_triplets(tracks, st, n_triplets=20)
+    assert len(r.triplets) == 0 and r.n_tracklets == 1
