@@ -63,6 +63,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     from deeplabcut.pose_estimation_pytorch.data import DLCLoader
     from deeplabcut.utils import auxiliaryfunctions
 
+    check_video_readable(video)
     loader = DLCLoader(str(project_config), trainset_index=trainingset_index, shuffle=shuffle)
     if device:
         loader.model_cfg["device"] = device
@@ -135,3 +136,18 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
 
 class VideoReadError(RuntimeError):
     pass
+
+
+def check_video_readable(video: str | Path) -> None:
+    """Fail fast, naming the file and the fix, before any model is loaded."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    try:
+        ok = cap.isOpened() and cap.read()[0]
+    finally:
+        cap.release()
+    if not ok:
+        raise VideoReadError(f"{video}: no frame can be decoded (the file is truncated, empty or not a video); "
+                             f"re-encode it (e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4) or remove it from the "
+                             f"sample sheet")

@@ -68,8 +68,9 @@ def load_tracklets(el_pickle: str | Path) -> dict[int, dict[int, np.ndarray]]:
         for fkey, flat in frames.items():
             frame = int(re.findall(r"\d+", fkey)[0]) if isinstance(fkey, str) else int(fkey)
             arr = np.asarray(flat, dtype=np.float64)
-            arr = arr.reshape(-1, arr.shape[-1] if arr.ndim == 2 else 3) if arr.ndim == 2 else arr.reshape(-1, 3)
-            track[frame] = arr[:, :3]
+            if arr.ndim == 1:  # flat x, y, likelihood per keypoint
+                arr = arr.reshape(-1, 3)
+            track[frame] = arr[:, :3]  # DLC 3 stores (K, 4): x, y, likelihood, identity
         if track:
             out[key] = track
     return out

@@ -28,7 +28,7 @@ def explain(err: BaseException, smk=None) -> str:
     """One line a biologist can act on, for errors DeepLabCut or the system raise."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     log_hint = f" (details in {smk.log[0]})" if smk is not None and smk.log else ""
-    if isinstance(err, UserError):
+    if isinstance(err, UserError) or type(err).__name__ in ("VideoReadError", "WeightsError", "ProjectError"):
         return text
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return f"disk full while writing {err.filename or 'outputs'}; free space in the results folder and re-run"

@@ -20,6 +20,7 @@ SCORER = S.scorer
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 PROJECT_CONFIG = S.in_project("config.yaml")
+LABEL_REPORT = f"{RESULTS}/qc/labeled_data.tsv"
 PYTORCH_CONFIG = S.in_project(S.names.pytorch_config)  # DLC rewrites this one while training
 TRAINING_CONFIG = f"{RESULTS}/training/pytorch_config.yaml"  # ours: the shuffle's declared output
 SNAPSHOT = S.in_project(S.names.snapshot)
@@ -47,12 +48,7 @@ def video_path(wildcards):
 def labelled_data_inputs(wildcards):
     """The user's label files, so editing labels makes the project copy (and training) stale."""
     root = Path(S.project_config).parent / "labeled-data"
-    excluded = set(config["exclude_labeled_data"])
-    return sorted(
-        str(p)
-        for p in root.glob("*/CollectedData_*")
-        if p.parent.name not in excluded and p.suffix in (".h5", ".csv")
-    )
+    return sorted(str(p) for p in root.glob("*/CollectedData_*") if p.suffix in (".h5", ".csv"))
 
 
 def triplets_of_group(wildcards):
@@ -67,7 +63,7 @@ def reid_model_of(wildcards):
 
 
 def all_targets():
-    targets = [EVAL_TABLE]
+    targets = [EVAL_TABLE, LABEL_REPORT]
     for vid in S.samples:
         targets.append(S.video_file(vid, "_el.h5"))
         targets.append(S.labelled_video(vid))

@@ -1,0 +1,189 @@
+"""Tracking quality against the synthetic ground truth, and stitching cost, for three stitchers:
+
+- motion only (DLC's default cost), from ``_el_motion.h5``;
+- DLC 3.0.2's stock transformer stitching (``stitch_tracklets(transformer_checkpoint=...)``) on the
+  same tracklets, features and re-ID model;
+- ours (motion + appearance), from ``_el.h5``.
+
+Also the feature-lookup error rate of DLC's ``query_feature_by_coord_in_img_space`` vs our
+nearest-detection lookup when queries are offset by a few pixels.
+
+Usage (after a workflow run; ground truth comes from scripts/make_demo.py):
+    python bench/tracking_quality.py --config config/config.yaml --truth results/demo_data/ground_truth
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shelve
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def centroids(df: pd.DataFrame, individuals) -> dict[str, np.ndarray]:
+    out = {}
+    for ind in individuals:
+        sub = df.xs(ind, level="individuals", axis=1)
+        x = sub.xs("x", level="coords", axis=1).to_numpy(float)
+        y = sub.xs("y", level="coords", axis=1).to_numpy(float)
+        with np.errstate(all="ignore"):
+            out[ind] = np.c_[np.nanmean(x, axis=1), np.nanmean(y, axis=1)]
+    return out
+
+
+def mot_metrics(truth: pd.DataFrame, tracks: pd.DataFrame, max_px: float) -> dict:
+    import motmetrics as mm
+
+    gt = centroids(truth, truth.columns.get_level_values("individuals").unique())
+    hyp = centroids(tracks, tracks.columns.get_level_values("individuals").unique())
+    acc = mm.MOTAccumulator(auto_id=False)
+    for f in range(len(truth)):
+        g_ids = [k for k, v in gt.items() if np.all(np.isfinite(v[f]))]
+        h_ids = [k for k, v in hyp.items() if f < len(v) and np.all(np.isfinite(v[f]))]
+        d = mm.distances.norm2squared_matrix(np.array([gt[k][f] for k in g_ids]).reshape(-1, 2),
+                                             np.array([hyp[k][f] for k in h_ids]).reshape(-1, 2),
+                                             max_d2=max_px ** 2)
+        acc.update(g_ids, h_ids, d, frameid=f)
+    mh = mm.metrics.create()
+    s = mh.compute(acc, metrics=["idf1", "mota", "num_switches"], name="x")
+    return {"IDF1": float(s["idf1"].iloc[0]), "MOTA": float(s["mota"].iloc[0]),
+            "ID switches": int(s["num_switches"].iloc[0])}
+
+
+def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int) -> None:
+    """DLC's ``_bpt_features.pickle`` shelve (what its stitcher reads) from our HDF5 features."""
+    from cichlid_track.features import FeatureStore
+
+    width = int(math.ceil(math.log10(n_frames)))  # the width DLC's stitcher queries with
+    with FeatureStore(features_h5) as st, shelve.open(str(out)) as db:
+        for f in range(st.n_frames):
+            kps = st.keypoints(f)
+            if len(kps):
+                db["frame" + str(f).zfill(width)] = {"features": np.asarray(st.features(f), np.float64),
+                                                       "coordinates": kps[..., :2].astype(np.float64)}
+
+
+def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, float]:
+    import deeplabcut
+
+    from cichlid_track.dlc_steps import dlc_snapshot_index, link_video
+
+    prefix = f"{vid}{settings.scorer}"
+    folder = work / vid
+    folder.mkdir(parents=True)
+    shutil.copy(settings.video_file(vid, "_el.pickle"), folder / f"{prefix}_el.pickle")
+    n_frames = len(pd.read_hdf(settings.video_file(vid, "_el.h5")))
+    dlc_shelf_from_ours(Path(settings.video_file(vid, "_bpt_features.h5")), folder / f"{prefix}_bpt_features.pickle",
+                        n_frames)
+    link = link_video(settings.samples[vid].path, folder, vid)
+    snapshot = Path(settings.in_project(settings.names.snapshot))
+    start = time.perf_counter()
+    deeplabcut.stitch_tracklets(settings.in_project("config.yaml"), [str(link)], shuffle=settings.config["shuffle"],
+                                destfolder=str(folder), transformer_checkpoint=settings.reid_model(vid),
+                                track_method="ellipse", snapshot_index=dlc_snapshot_index(snapshot.parent, snapshot))
+    seconds = time.perf_counter() - start
+    return pd.read_hdf(folder / f"{prefix}_el_tr.h5").reindex(range(n_frames)), seconds
+
+
+def our_stitch_time(settings, vid: str) -> float:
+    import pickle
+
+    from cichlid_track.features import FeatureStore
+    from cichlid_track.reid import load_embedder
+    from cichlid_track.stitching import stitch_video
+
+    with open(settings.video_file(vid, "_meta.pickle"), "rb") as fh:
+        meta = pickle.load(fh)["data"]
+    start = time.perf_counter()
+    embed = load_embedder(settings.reid_model(vid))
+    with FeatureStore(settings.video_file(vid, "_bpt_features.h5")) as store:
+        stitch_video(settings.video_file(vid, "_el.pickle"), settings.n_tracks, settings.individuals,
+                     int(meta["nframes"]), settings.scorer, list(meta["bodyparts"]),
+                     min_length=settings.config["tracking"]["min_length"], store=store, embed=embed,
+                     appearance_weight=settings.config["reid"]["appearance_weight"])
+    return time.perf_counter() - start
+
+
+def lookup_error_rates(settings, vid: str, offsets=(0, 1, 2, 4, 8), n=2000, seed=0) -> dict:
+    """Query stored detections shifted by a random offset of the given length; how often is the
+    returned detection another one?"""
+    from deeplabcut.pose_tracking_pytorch.tracking_utils import query_feature_by_coord_in_img_space
+
+    from cichlid_track.features import FeatureStore
+    from cichlid_track.reid import nearest_assembly
+
+    rng = np.random.default_rng(seed)
+    rows = {}
+    with FeatureStore(settings.video_file(vid, "_bpt_features.h5")) as st:
+        frames = [f for f in range(st.n_frames) if len(st.keypoints(f)) >= 2]
+        for off in offsets:
+            wrong_dlc = wrong_ours = 0
+            for _ in range(n):
+                f = frames[rng.integers(len(frames))]
+                kps = st.keypoints(f)
+                i = int(rng.integers(len(kps)))
+                angle = rng.uniform(0, 2 * np.pi)
+                q = kps[i, :, :2] + off * np.array([np.cos(angle), np.sin(angle)])
+                tags = np.zeros((len(kps), kps.shape[1], 1))
+                tags[:, :, 0] = np.arange(len(kps))[:, None]
+                entry = {"frame": {"coordinates": kps[..., :2].astype(float), "features": tags}}
+                with np.errstate(all="ignore"):
+                    import warnings
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        picked = int(query_feature_by_coord_in_img_space(entry, "frame", q)[0, 0])
+                wrong_dlc += picked != i
+                wrong_ours += nearest_assembly(q, kps)[0] != i
+            rows[off] = (wrong_dlc / n, wrong_ours / n)
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, required=True, help="the workflow config of the run to measure")
+    p.add_argument("--truth", type=Path, required=True, help="ground-truth folder written by make_demo.py")
+    p.add_argument("--workdir", type=Path, default=Path("."), help="where the workflow ran")
+    p.add_argument("--max-px", type=float, default=20.0, help="match distance for MOT metrics (centroids)")
+    a = p.parse_args(argv)
+
+    from cichlid_track.settings import load_settings
+
+    os.chdir(a.workdir)
+    s = load_settings(yaml.safe_load(a.config.read_text()), REPO / "workflow" / "schemas")
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    print(f"| video | stitcher | IDF1 | MOTA | ID switches | stitching time (s) |")
+    print(f"|---|---|---|---|---|---|")
+    for vid in s.samples:
+        truth = pd.read_csv(a.truth / f"{vid}.csv", header=[0, 1, 2])
+        motion = pd.read_hdf(s.video_file(vid, "_el_motion.h5"))
+        ours = pd.read_hdf(s.video_file(vid, "_el.h5"))
+        dlc, t_dlc = dlc_stock_stitch(s, vid, work)
+        t_ours = our_stitch_time(s, vid)
+        for name, df, t in (("motion only", motion, ""), ("DLC 3.0.2 transformer", dlc, f"{t_dlc:.2f}"),
+                            ("ours (motion + appearance)", ours, f"{t_ours:.2f} (ratio {t_ours / t_dlc:.2f})")):
+            m = mot_metrics(truth, df, a.max_px)
+            print(f"| {vid} | {name} | {m['IDF1']:.3f} | {m['MOTA']:.3f} | {m['ID switches']} | {t} |")
+    print()
+    vid = next(iter(s.samples))
+    print(f"Feature lookup error rate on {vid} (query = a detection shifted by the offset):")
+    print("| offset (px) | DLC 3.0.2 lookup | ours |\n|---|---|---|")
+    for off, (d, o) in lookup_error_rates(s, vid).items():
+        print(f"| {off} | {100 * d:.1f}% | {100 * o:.1f}% |")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

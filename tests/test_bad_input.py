@@ -1,0 +1,86 @@
+"""Bad videos: clear one-line errors, the other videos complete, nothing half-written, nothing lost."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake, tree_hashes, write_config
+
+
+@pytest.fixture(scope="module")
+def bad_batch(demo_data, demo_run, tmp_path_factory):
+    """The demo's two videos plus awkward ones, run with --keep-going on the trained demo model."""
+    from cichlid_track.synth import DemoSpec, background, write_video
+
+    src = tmp_path_factory.mktemp("vidéos ü.x")
+    good = demo_data["videos"][0]
+    data = good.read_bytes()
+    (src / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (src / "random bytes.mp4").write_bytes(np.random.default_rng(0).bytes(20000))
+    spec = DemoSpec()
+    rng = np.random.default_rng(1)
+    write_video(src / "empty tank.mp4", [background(spec, rng)] * 20, 30)
+    from cichlid_track.synth import fish_looks, simulate, render
+
+    looks = fish_looks(4, "easy", rng)
+    short = DemoSpec(n_frames=8)
+    bg = background(short, rng)
+    write_video(src / "tänk.v2 ñ short.mp4", [render(bg, s, looks)[0] for s in simulate(short, looks, rng)], 30)
+    videos = [*demo_data["videos"], *sorted(src.glob("*.mp4"))]
+    sheet = src / "samples.tsv"
+    sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in videos))
+    before = tree_hashes(demo_data["project"], *videos)
+    cfg = write_config(demo_run["work"] / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet),
+                       results=str(demo_run["results"]))
+    proc = run_snakemake(demo_run["work"], [cfg], "--keep-going", check=False)
+    return {"proc": proc, "cfg": cfg, "videos": videos, "before": before, "results": demo_run["results"]}
+
+
+def errors(bad_batch):
+    out = bad_batch["proc"].stdout + bad_batch["proc"].stderr
+    return [line for line in out.splitlines() if line.startswith("ERROR in rule")]
+
+
+def outputs_of(results, vid):
+    return sorted(p.name for p in (Path(results) / "videos" / vid).glob("*") if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("vid", ["truncated", "random bytes"])
+def test_corrupt_video_fails_with_one_clear_line_and_no_partial_outputs(bad_batch, vid):
+    assert bad_batch["proc"].returncode != 0
+    mine = [e for e in errors(bad_batch) if f"vid={vid})" in e]
+    assert mine, errors(bad_batch)
+    assert "no frame can be decoded" in mine[0] and f"{vid}.mp4" in mine[0] and "re-encode" in mine[0]
+    assert outputs_of(bad_batch["results"], vid) == []
+    assert not list((Path(bad_batch["results"]) / "videos" / vid).glob(".staging-*"))
+
+
+def test_other_videos_complete(bad_batch, settings):
+    for vid in ["tank1 clip", "tank2 clip", "empty tank", "tänk.v2 ñ short"]:
+        names = outputs_of(bad_batch["results"], vid)
+        assert any(n.endswith("_el.h5") for n in names) and any(n.endswith("_labeled.mp4") for n in names), (vid, names)
+
+
+def test_fish_free_video_gives_empty_tracks_and_a_warning(bad_batch, settings):
+    vid = "empty tank"
+    tracks = pd.read_hdf(settings.video_file(vid, "_el.h5").replace(settings.results, str(bad_batch["results"])))
+    assert len(tracks) == 20 and tracks.isna().all().all()
+    summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+    assert "warning" in summary
+
+
+def test_too_short_video_skips_reid_and_says_so(bad_batch, settings):
+    vid = "tänk.v2 ñ short"
+    summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+    assert summary["reid_used"] is False
+    assert "re-ID skipped" in summary["warning"] or "no tracklets" in summary["warning"]
+    tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))
+    assert len(tracks) == 8
+
+
+def test_inputs_byte_identical_after_a_failed_run(bad_batch):
+    assert tree_hashes(*bad_batch["videos"]) == {k: v for k, v in bad_batch["before"].items()
+                                                 if any(k == str(p) for p in bad_batch["videos"])}

@@ -1,0 +1,123 @@
+"""The workflow on a real one-node SLURM (sbatch/squeue/sacct, no mocks), through a profile
+derived from profiles/ice: same rules, resources and groups; only account, partitions, polling
+and the software deployment (no conda channels here) changed."""
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import REPO, write_config
+from slurm_cluster import ACCOUNT, CPU_PARTITION, GPU_PARTITION, Cluster, SlurmUnavailable
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        c.start()
+    except (SlurmUnavailable, subprocess.CalledProcessError, OSError) as err:
+        c.stop()
+        pytest.skip(f"no SLURM cluster could be started here: {err}")
+    yield c
+    c.stop()
+
+
+def test_profile(tmp_path, **changes):
+    """profiles/ice with test-only settings, written to tmp_path/profile."""
+    prof = yaml.safe_load((REPO / "profiles" / "ice" / "config.yaml").read_text())
+    prof["default-resources"]["slurm_account"] = ACCOUNT
+    prof["default-resources"]["slurm_partition"] = CPU_PARTITION
+    for res in prof["set-resources"].values():
+        if "slurm_partition" in res:
+            res["slurm_partition"] = GPU_PARTITION
+    prof["slurm-init-seconds-before-status-checks"] = 2
+    prof["latency-wait"] = 10
+    prof.pop("software-deployment-method")  # the cluster's conda env cannot be built offline
+    prof.pop("conda-frontend")
+    prof.update(changes)
+    out = tmp_path / "profile"
+    out.mkdir()
+    (out / "config.yaml").write_text(yaml.safe_dump(prof, sort_keys=False))
+    return out
+
+
+test_profile.__test__ = False  # a helper, not a test
+
+
+def snakemake(work, profile, cfg, *args, timeout=1800):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+           "--directory", str(work), "--profile", str(profile), "--configfile", str(cfg), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_ice_profile_dry_run_without_slurm(demo_data, tmp_path):
+    """`snakemake --profile profiles/ice -n` plans the demo on a machine without SLURM."""
+    cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
+                       results=str(tmp_path / "results"))
+    proc = snakemake(tmp_path, REPO / "profiles" / "ice", cfg, "-n", "--software-deployment-method", "none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "labelled_video" in proc.stdout + proc.stderr
+
+
+def test_batch_runs_one_gpu_job_per_video_and_a_failed_video_does_not_stop_the_others(cluster, demo_run, demo_data,
+                                                                                        tmp_path):
+    work = tmp_path / "work"
+    # the trained model from the session's demo run: only per-video stages run here
+    shutil.copytree(demo_run["results"], work / "results", ignore=shutil.ignore_patterns("videos", "groups", "logs",
+                                                                                         "benchmarks"))
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 5000)
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in [*demo_data["videos"], bad]))
+    cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(sheet),
+                       results=str(work / "results"))
+    profile = test_profile(tmp_path)
+    before = {j["id"] for j in cluster.jobs()}
+    start = time.time()
+    proc = snakemake(work, profile, cfg)
+    wall = time.time() - start
+    out = proc.stdout + proc.stderr
+    print(f"SLURM batch wall time: {wall:.0f} s")
+    assert proc.returncode != 0  # the broken video failed ...
+    jobs = [j for j in cluster.jobs() if j["id"] not in before]
+    print("sacct:", [(j["id"], j["comment"], j["state"], j["tres"]) for j in jobs])
+    video_jobs = [j for j in jobs if "video" in j["comment"]]
+    assert len(video_jobs) == 3, jobs  # one grouped job per video, not one per rule per video
+    assert sorted(j["state"] for j in video_jobs) == ["COMPLETED", "COMPLETED", "FAILED"]
+    assert all("gres/gpu=1" in j["tres"] and j["account"] == ACCOUNT for j in video_jobs)
+    for v in demo_data["videos"]:  # ... and the others completed
+        assert list((work / "results" / "videos" / v.stem).glob("*_labeled.mp4"))
+    assert "no frame can be decoded" in out and "broken.mp4" in out
+    assert ".snakemake/slurm_logs/" in out  # the failure names its SLURM log
+
+
+def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path):
+    """Training longer than its SLURM runtime is killed (TIMEOUT); the retry resumes from the last snapshot."""
+    cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
+                       results=str(tmp_path / "results"),
+                       training={"epochs": 14, "save_epochs": 1, "max_snapshots": 20})
+    profile = test_profile(tmp_path, retries=1)
+    prof = yaml.safe_load((profile / "config.yaml").read_text())
+    prof["set-resources"]["train"]["runtime"] = "1 if attempt == 1 else 20"  # minutes
+    prof["set-resources"]["train"]["cpus_per_task"] = 2
+    prof["set-resources"]["train"]["mem_mb"] = 8000
+    (profile / "config.yaml").write_text(yaml.safe_dump(prof, sort_keys=False))
+    from cichlid_track.settings import load_settings
+
+    s = load_settings(yaml.safe_load(cfg.read_text()), REPO / "workflow" / "schemas")
+    target = str(tmp_path / "results" / "project" / s.names.snapshot)
+    before = {j["id"] for j in cluster.jobs()}
+    proc = snakemake(tmp_path, profile, cfg, target)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    train_jobs = [j for j in cluster.jobs() if j["id"] not in before and "train" in j["comment"]]
+    print("train jobs:", [(j["id"], j["state"]) for j in train_jobs])
+    assert [j["state"] for j in train_jobs] == ["TIMEOUT", "COMPLETED"]
+    log = (tmp_path / "results" / "logs" / "train.log").read_text()
+    assert "resuming from snapshot-0" in log
+    import torch
+
+    final = torch.load(target, weights_only=False)
+    assert final["metadata"]["epoch"] == 14
