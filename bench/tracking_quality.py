@@ -32,36 +32,6 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def centroids(df: pd.DataFrame, individuals) -> dict[str, np.ndarray]:
-    out = {}
-    for ind in individuals:
-        sub = df.xs(ind, level="individuals", axis=1)
-        x = sub.xs("x", level="coords", axis=1).to_numpy(float)
-        y = sub.xs("y", level="coords", axis=1).to_numpy(float)
-        with np.errstate(all="ignore"):
-            out[ind] = np.c_[np.nanmean(x, axis=1), np.nanmean(y, axis=1)]
-    return out
-
-
-def mot_metrics(truth: pd.DataFrame, tracks: pd.DataFrame, max_px: float) -> dict:
-    import motmetrics as mm
-
-    gt = centroids(truth, truth.columns.get_level_values("individuals").unique())
-    hyp = centroids(tracks, tracks.columns.get_level_values("individuals").unique())
-    acc = mm.MOTAccumulator(auto_id=False)
-    for f in range(len(truth)):
-        g_ids = [k for k, v in gt.items() if np.all(np.isfinite(v[f]))]
-        h_ids = [k for k, v in hyp.items() if f < len(v) and np.all(np.isfinite(v[f]))]
-        d = mm.distances.norm2squared_matrix(np.array([gt[k][f] for k in g_ids]).reshape(-1, 2),
-                                             np.array([hyp[k][f] for k in h_ids]).reshape(-1, 2),
-                                             max_d2=max_px ** 2)
-        acc.update(g_ids, h_ids, d, frameid=f)
-    mh = mm.metrics.create()
-    s = mh.compute(acc, metrics=["idf1", "mota", "num_switches"], name="x")
-    return {"IDF1": float(s["idf1"].iloc[0]), "MOTA": float(s["mota"].iloc[0]),
-            "ID switches": int(s["num_switches"].iloc[0])}
-
-
 def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int) -> None:
     """DLC's ``_bpt_features.pickle`` shelve (what its stitcher reads) from our HDF5 features."""
     from cichlid_track.features import FeatureStore
@@ -159,6 +129,7 @@ def main(argv=None):
     p.add_argument("--max-px", type=float, default=20.0, help="match distance for MOT metrics (centroids)")
     a = p.parse_args(argv)
 
+    from cichlid_track.metrics import mot_metrics, read_truth
     from cichlid_track.settings import load_settings
 
     os.chdir(a.workdir)
@@ -167,7 +138,7 @@ def main(argv=None):
     print(f"| video | stitcher | IDF1 | MOTA | ID switches | stitching time (s) |")
     print(f"|---|---|---|---|---|---|")
     for vid in s.samples:
-        truth = pd.read_csv(a.truth / f"{vid}.csv", header=[0, 1, 2])
+        truth = read_truth(a.truth / f"{vid}.csv")
         motion = pd.read_hdf(s.video_file(vid, "_el_motion.h5"))
         ours = pd.read_hdf(s.video_file(vid, "_el.h5"))
         dlc, t_dlc = dlc_stock_stitch(s, vid, work)

@@ -32,6 +32,8 @@ def explain(err: BaseException, smk=None) -> str:
         return text
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return f"disk full while writing {err.filename or 'outputs'}; free space in the results folder and re-run"
+    if isinstance(err, OSError) and err.errno == errno.EROFS:
+        return f"cannot write {err.filename or 'outputs'}: the file system is read-only; set 'results' to a writable folder"
     if isinstance(err, PermissionError):
         return f"cannot write {err.filename}: permission denied; make the results folder writable or set 'results' to a writable folder"
     if "out of memory" in text.lower() and "cuda" in text.lower():

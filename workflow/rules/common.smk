@@ -51,6 +51,22 @@ def labelled_data_inputs(wildcards):
     return sorted(str(p) for p in root.glob("*/CollectedData_*") if p.suffix in (".h5", ".csv"))
 
 
+def labelled_data_fingerprint():
+    """Names, sizes and times of every labelled-data file: a restored or deleted image re-runs the checks
+    even when file times alone would not tell Snakemake."""
+    import hashlib
+    import os
+
+    h = hashlib.sha256()
+    root = Path(S.project_config).parent / "labeled-data"
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_dir():
+            for e in sorted(os.scandir(folder), key=lambda e: e.name):
+                st = e.stat()
+                h.update(f"{folder.name}/{e.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
 def triplets_of_group(wildcards):
     return [
         f"{RESULTS}/videos/{v}/{v}{SCORER}_triplet_vector.npy"
@@ -62,8 +78,20 @@ def reid_model_of(wildcards):
     return S.reid_model(wildcards.vid)
 
 
+def reid_accuracy_of(wildcards):
+    return str(Path(S.reid_model(wildcards.vid)).parent / "reid_accuracy.csv")
+
+
+def truth_of(vid):
+    """Ground-truth CSV of a video, if config['ground_truth'] has one ('' otherwise)."""
+    if not config["ground_truth"]:
+        return ""
+    path = Path(config["ground_truth"]) / f"{vid}.csv"
+    return str(path) if path.exists() else ""
+
+
 def all_targets():
-    targets = [EVAL_TABLE, LABEL_REPORT]
+    targets = [EVAL_TABLE, LABEL_REPORT, f"{RESULTS}/qc/training.png", f"{RESULTS}/qc/batch.tsv"]
     for vid in S.samples:
         targets.append(S.video_file(vid, "_el.h5"))
         targets.append(S.labelled_video(vid))

@@ -5,6 +5,8 @@ rule check_labels:
         labels=labelled_data_inputs,
     output:
         LABEL_REPORT,
+    params:
+        fingerprint=labelled_data_fingerprint(),
     log:
         f"{LOGS}/check_labels.log",
     benchmark:

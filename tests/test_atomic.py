@@ -1,0 +1,51 @@
+"""Outputs are written atomically: a full disk or a read-only folder leaves no half-written file."""
+import errno
+import os
+import subprocess
+
+import pytest
+
+from cichlid_track.atomic import atomic_path, write_text
+from cichlid_track.rule_io import explain
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_disk_full_leaves_no_file_with_the_final_name(tiny_fs):
+    final = tiny_fs / "tracks.h5"
+    with pytest.raises(OSError) as err:
+        with atomic_path(final) as tmp, open(tmp, "wb") as fh:
+            fh.write(b"x" * 200_000)
+            fh.flush()
+            os.fsync(fh.fileno())
+    assert err.value.errno == errno.ENOSPC
+    assert os.listdir(tiny_fs) == []
+    assert "disk full while writing" in explain(err.value)
+
+
+def test_read_only_results_folder_is_explained(tiny_fs):
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    with pytest.raises(OSError) as err:
+        write_text(tiny_fs / "a" / "b.txt", "hello")
+    line = explain(err.value)
+    assert "read-only" in line and "results" in line and "\n" not in line
+
+
+def test_interrupted_write_keeps_the_previous_complete_file(tmp_path):
+    final = tmp_path / "out.csv"
+    final.write_text("complete old version")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half of the new")
+            raise KeyboardInterrupt
+    assert final.read_text() == "complete old version"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]

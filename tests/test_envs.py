@@ -1,0 +1,38 @@
+"""What the cluster gets is what CI tests: versions pinned in envs/ agree with what is installed here."""
+import re
+from importlib.metadata import version
+
+import yaml
+
+from conftest import REPO
+
+
+def pins(lines):
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*==\s*([^\s;]+)$", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_job_env_pins_every_pip_package_and_agrees_with_ci():
+    env = yaml.safe_load((REPO / "envs" / "dlc.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert all(re.match(r"^[\w\-]+=[\d.]+", d) for d in conda_deps), conda_deps  # no unpinned conda package
+    cluster = pins(pip_section)
+    assert len(cluster) == len([l for l in pip_section if l.split("#")[0].strip()]), "unpinned pip package"
+    ci = pins((REPO / "envs" / "requirements.txt").read_text().splitlines())
+    ci.update(pins((REPO / "envs" / "requirements-workflow.txt").read_text().splitlines()))
+    for name, v in cluster.items():
+        assert ci.get(name) == v, f"{name}: envs/dlc.yaml pins {v}, CI installs {ci.get(name)}"
+        assert version(name).split("+")[0] == v, f"{name}: installed {version(name)}, pinned {v}"
+
+
+def test_workflow_env_agrees_with_ci():
+    env = yaml.safe_load((REPO / "envs" / "workflow.yaml").read_text())
+    conda = dict(d.split("=", 1) for d in env["dependencies"] if isinstance(d, str) and not d.startswith("python"))
+    for name in ("snakemake", "snakemake-executor-plugin-slurm"):
+        assert version(name) == conda[name], name
