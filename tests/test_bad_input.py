@@ -29,6 +29,11 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     short = DemoSpec(n_frames=8)
     bg = background(short, rng)
     write_video(src / "tänk.v2 ñ short.mp4", [render(bg, s, looks)[0] for s in simulate(short, looks, rng)], 30)
+    # fish only in the second half: the first frames show an empty tank
+    gaps = DemoSpec(n_frames=60)
+    bg2 = background(gaps, rng)
+    frames = [bg2] * 30 + [render(bg2, s, looks)[0] for s in simulate(gaps, looks, rng)][30:]
+    write_video(src / "late fish.mp4", frames, 30)
     videos = [*demo_data["videos"], *sorted(src.glob("*.mp4"))]
     sheet = src / "samples.tsv"
     sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in videos))
@@ -59,17 +64,23 @@ def test_corrupt_video_fails_with_one_clear_line_and_no_partial_outputs(bad_batc
 
 
 def test_other_videos_complete(bad_batch, settings):
-    for vid in ["tank1 clip", "tank2 clip", "empty tank", "tänk.v2 ñ short"]:
+    for vid in ["tank1 clip", "tank2 clip", "empty tank", "tänk.v2 ñ short", "late fish"]:
         names = outputs_of(bad_batch["results"], vid)
         assert any(n.endswith("_el.h5") for n in names) and any(n.endswith("_labeled.mp4") for n in names), (vid, names)
 
 
 def test_fish_free_video_gives_empty_tracks_and_a_warning(bad_batch, settings):
     vid = "empty tank"
-    tracks = pd.read_hdf(settings.video_file(vid, "_el.h5").replace(settings.results, str(bad_batch["results"])))
+    tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))
     assert len(tracks) == 20 and tracks.isna().all().all()
     summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
     assert "warning" in summary
+
+
+def test_frames_without_fish_are_empty_rows_not_a_crash(bad_batch, settings):
+    tracks = pd.read_hdf(settings.video_file("late fish", "_el.h5"))
+    assert len(tracks) == 60
+    assert tracks.iloc[:25].isna().all().all() and tracks.iloc[35:].notna().any().any()
 
 
 def test_too_short_video_skips_reid_and_says_so(bad_batch, settings):

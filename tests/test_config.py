@@ -86,3 +86,24 @@ def test_schema_one_liner_for_nested_enum():
     with pytest.raises(ConfigError, match=r"analysis.features_dtype.*'float8'.*float16"):
         check_against_schema({"project": "p", "analysis": {"features_dtype": "float8"}},
                              SCHEMAS / "config.schema.yaml")
+
+
+def test_reid_group_shares_one_model(config, demo_data, tmp_path):
+    """Videos of the same fish (sample sheet 'group') get one re-ID model in results/groups/<group>/."""
+    import subprocess
+    import sys
+
+    from conftest import write_config
+
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("id\tpath\tgroup\n" + "".join(f"{v.stem}\t{v}\ttankA\n" for v in demo_data["videos"]))
+    cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(sheet),
+                       results=str(tmp_path / "results"))
+    s = load_settings(yaml.safe_load(cfg.read_text()), SCHEMAS)
+    assert {s.reid_model(v) for v in s.samples} == {str(tmp_path / "results/groups/tankA/dlc_transreid_30.pth")}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--snakefile",
+                           str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                           str(cfg), "--cores", "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "reid_group          1" in proc.stdout or "reid_group 1" in " ".join(proc.stdout.split())
+    assert "reid_video" not in proc.stdout

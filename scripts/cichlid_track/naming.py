@@ -32,14 +32,17 @@ class DLCNames:
     net_type: str
     snapshot_epoch: int
 
-    @property
-    def model_folder(self) -> str:
-        """Relative to the project root, as ``auxiliaryfunctions.get_model_folder``."""
+    def _shuffle_folder(self, top: str) -> str:
         return str(PurePosixPath(
-            "dlc-models-pytorch",
+            top,
             f"iteration-{self.iteration}",
             f"{self.task}{self.date}-trainset{trainset_percent(self.train_fraction)}shuffle{self.shuffle}",
         ))
+
+    @property
+    def model_folder(self) -> str:
+        """Relative to the project root, as ``auxiliaryfunctions.get_model_folder``."""
+        return self._shuffle_folder("dlc-models-pytorch")
 
     @property
     def train_folder(self) -> str:
@@ -55,11 +58,7 @@ class DLCNames:
 
     @property
     def evaluation_folder(self) -> str:
-        return str(PurePosixPath(
-            "evaluation-results-pytorch",
-            f"iteration-{self.iteration}",
-            f"{self.task}{self.date}-trainset{trainset_percent(self.train_fraction)}shuffle{self.shuffle}",
-        ))
+        return self._shuffle_folder("evaluation-results-pytorch")
 
     @property
     def scorer(self) -> str:
