@@ -71,7 +71,7 @@ def demo_run(demo_data, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("work")
     before = tree_hashes(demo_data["project"], *demo_data["videos"])
     cfg = write_config(work / "config.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
-                       results=str(work / "results"))
+                       results=str(work / "results"), ground_truth=str(demo_data["ground_truth"]))
     proc = run_snakemake(work, [cfg])
     return {"work": work, "config": cfg, "results": work / "results", "hashes_before": before, "log": proc.stderr}
 
