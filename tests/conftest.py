@@ -67,7 +67,16 @@ def demo_data(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def demo_run(demo_data, tmp_path_factory) -> dict:
-    """The demo workflow run end to end once, with the demo's own training schedule."""
+    """The demo workflow run end to end once, with the demo's own training schedule.
+
+    For quick iterations on later tests, CICHLID_TEST_REUSE_WORK=<a previous session's work0> reuses
+    that run (its demo data must still exist); CI never sets it."""
+    reuse = os.environ.get("CICHLID_TEST_REUSE_WORK")
+    if reuse:
+        work = Path(reuse)
+        cfg = work / "config.yaml"
+        return {"work": work, "config": cfg, "results": work / "results", "log": "",
+                "hashes_before": tree_hashes(demo_data["project"], *demo_data["videos"])}
     work = tmp_path_factory.mktemp("work")
     before = tree_hashes(demo_data["project"], *demo_data["videos"])
     cfg = write_config(work / "config.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),

@@ -171,9 +171,9 @@ StorageLoc=slurm_acct_db
         self.procs.clear()
 
     # -- queries ---------------------------------------------------------------------
-    def jobs(self) -> list[dict]:
-        """All jobs (not steps) from sacct: id, name, state, partition, account, alloc TRES."""
-        out = _run(["sacct", "-X", "-n", "-P", "-a", "-S", "now-1days",
+    def jobs(self, since: str = "now-1days") -> list[dict]:
+        """Jobs (not steps) submitted since ``since`` (sacct -S): id, name, state, partition, account, TRES."""
+        out = _run(["sacct", "-X", "-n", "-P", "-a", "-S", since,
                     "--format=JobID,JobName,State,Partition,Account,AllocTRES,Comment"]).stdout
         rows = []
         for line in out.splitlines():

@@ -26,7 +26,7 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     from cichlid_track.synth import fish_looks, simulate, render
 
     looks = fish_looks(4, "easy", rng)
-    short = DemoSpec(n_frames=8)
+    short = DemoSpec(n_frames=3)
     bg = background(short, rng)
     write_video(src / "tänk.v2 ñ short.mp4", [render(bg, s, looks)[0] for s in simulate(short, looks, rng)], 30)
     # fish only in the second half: the first frames show an empty tank
@@ -89,7 +89,7 @@ def test_too_short_video_skips_reid_and_says_so(bad_batch, settings):
     assert summary["reid_used"] is False
     assert "re-ID skipped" in summary["warning"] or "no tracklets" in summary["warning"]
     tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))
-    assert len(tracks) == 8
+    assert len(tracks) == 3
 
 
 def test_inputs_byte_identical_after_a_failed_run(bad_batch):

@@ -58,7 +58,7 @@ def test_filterpy_pinned_to_a_version_whose_ellipse_tracker_keeps_tracks():
     ids = []
     base = np.array([[10, 10], [20, 12], [30, 10], [40, 14], [50, 10]], dtype=float)
     for frame in range(12):
-        pose = np.c_[base + [2 * frame, 0], np.ones(len(base))][None]
+        pose = (base + [2 * frame, 0])[None]  # (animals, keypoints, xy)
         out = tracker.track(pose)
         ids.append(set(out[:, -2].astype(int)) if len(out) else set())
     alive = [i for i in ids[2:] if i]

@@ -62,7 +62,8 @@ def test_reid_parameter_change_reruns_only_reid_and_what_follows(demo_run, tmp_p
     changed = write_config(tmp_path / "changed.yaml", **cfg)
     proc = run_snakemake(demo_run["work"], [changed], "-n", "--quiet", "rules")
     rules = set(re.findall(r"^(\w+)\s+\d+$", proc.stdout, re.M)) - {"total"}
-    assert rules == {"triplets", "reid_video", "stitch", "labelled_video", "all"}, proc.stdout
+    assert rules == {"triplets", "reid_video", "stitch", "labelled_video", "video_qc", "batch_table", "all"}, proc.stdout
+    assert not rules & {"shuffle", "train", "evaluate", "analyze", "tracklets"}
 
 
 def test_user_project_and_videos_are_byte_identical(demo_data, demo_run):

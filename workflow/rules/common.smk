@@ -36,6 +36,11 @@ wildcard_constraints:
     group="[^/]+",
 
 
+def canonical(d):
+    """A dict param in key order: reordering keys in config.yaml must not look like a change."""
+    return {k: canonical(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
+
+
 def per_video(suffix):
     """Output pattern of a per-video DLC file: results/videos/<id>/<id><scorer><suffix>."""
     return f"{RESULTS}/videos/{{vid}}/{{vid}}{SCORER}{suffix}"

@@ -8,7 +8,7 @@ rule shuffle:
         dlc_pytorch_config=PYTORCH_CONFIG,
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
-        training=config["training"],
+        training=canonical(config["training"]),
     log:
         f"{LOGS}/shuffle.log",
     benchmark:
