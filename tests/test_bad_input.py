@@ -38,8 +38,9 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     sheet = src / "samples.tsv"
     sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in videos))
     before = tree_hashes(demo_data["project"], *videos)
+    # a relative results folder on purpose (DLC functions change the working directory)
     cfg = write_config(demo_run["work"] / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet),
-                       results=str(demo_run["results"]))
+                       results="results")
     proc = run_snakemake(demo_run["work"], [cfg], "--keep-going", check=False)
     return {"proc": proc, "cfg": cfg, "videos": videos, "before": before, "results": demo_run["results"]}
 

@@ -53,7 +53,7 @@ test_profile.__test__ = False  # a helper, not a test
 
 def snakemake(work, profile, cfg, *args, timeout=1800):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(work), "--profile", str(profile), "--configfile", str(cfg), *args]
+           "--directory", str(work), "--configfile", str(cfg), "--profile", str(profile), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 

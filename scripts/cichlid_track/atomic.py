@@ -35,7 +35,7 @@ def staging_dir(final_dir: str | Path) -> Iterator[Path]:
 
     Move results out with :func:`publish`; the folder is removed whatever happens.
     """
-    final_dir = Path(final_dir)
+    final_dir = Path(final_dir).absolute()  # DLC functions change the working directory
     final_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=final_dir))
     try:

@@ -60,7 +60,7 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
     DLC 3.0.2 fails on a video with no detection at all; such a video gets an empty
     tracklet file (with DLC's header) and a warning instead.
     """
-    out_el_pickle = Path(out_el_pickle)
+    out_el_pickle = Path(out_el_pickle).absolute()
     n_det = count_detections(assemblies_pickle)
     with staging_dir(out_el_pickle.parent) as tmp:
         if n_det == 0:
@@ -90,7 +90,7 @@ def labelled_video(project_config, shuffle, trainingset_index, snapshot, video, 
     """``create_labeled_video`` coloured by individual, with trails, from our ``_el.h5``."""
     import deeplabcut
 
-    out_mp4 = Path(out_mp4)
+    out_mp4 = Path(out_mp4).absolute()
     with staging_dir(out_mp4.parent) as tmp:
         _link_inputs(tmp, {f"{prefix}_el.h5": tracks_h5, f"{prefix}_meta.pickle": meta_pickle})
         link = link_video(video, tmp, video_id)
