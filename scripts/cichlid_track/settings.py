@@ -4,6 +4,7 @@ Imported by workflow/rules/common.smk: standard library, PyYAML and jsonschema o
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +23,18 @@ def _path_of(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+@functools.lru_cache(maxsize=8)
+def _validator(schema_path: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(yaml.safe_load(Path(schema_path).read_text()))
+
+
 def check_against_schema(config: dict, schema_path: str | Path, what: str = "config") -> None:
     """Raise ConfigError with one line naming the key, the value and what is allowed."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(str(schema_path))  # parsed once: a sample sheet has a row per video
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
