@@ -76,6 +76,7 @@ def create_shuffle(project_config: str | Path, shuffle: int, trainingset_index: 
     """``create_multianimaltraining_dataset`` + our overrides of its pytorch_config.yaml."""
     import deeplabcut
 
+    set_aside_old_snapshots(Path(pytorch_config_path).parent)
     deeplabcut.create_multianimaltraining_dataset(
         str(project_config),
         num_shuffles=1,
@@ -91,6 +92,23 @@ def create_shuffle(project_config: str | Path, shuffle: int, trainingset_index: 
         set_nested(cfg, key, value)
     apply_backbone(cfg["model"], training.get("backbone"), training.get("backbone_output_channels"))
     write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+
+
+def set_aside_old_snapshots(train_dir: Path) -> None:
+    """A new shuffle means new training settings: snapshots of the old ones must not be resumed from.
+
+    They are moved (not deleted) to ``<model folder>/superseded/<time>/``.
+    """
+    old = [p for _, _, p in list_snapshots(train_dir)] + [p for p in (train_dir / "learning_stats.csv",) if p.exists()]
+    if not old:
+        return
+    import time
+
+    dest = train_dir.parent / "superseded" / time.strftime("%Y%m%d-%H%M%S")
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in old:
+        p.rename(dest / p.name)
+    log.info("training settings changed: %d old snapshots moved to %s", len(old), dest)
 
 
 def list_snapshots(train_dir: str | Path) -> list[tuple[int, bool, Path]]:
