@@ -93,3 +93,18 @@ def test_local_weights_file_loads_into_the_backbone(settings, demo_run, tmp_path
         initial_snapshot(cfg, tmp_path / "bad.pt", tmp_path / "resnet50.pth")
     with pytest.raises(WeightsError, match="does not exist"):
         initial_snapshot(cfg, tmp_path / "bad.pt", tmp_path / "missing.pth")
+
+
+def test_new_shuffle_sets_old_snapshots_aside(tmp_path):
+    """Changed training settings re-create the shuffle; the old run's snapshots must not be resumed from."""
+    from cichlid_track.training import latest_snapshot, set_aside_old_snapshots
+
+    train = tmp_path / "shuffle1" / "train"
+    train.mkdir(parents=True)
+    for e in (10, 20):
+        torch.save({"metadata": {"epoch": e}}, train / f"snapshot-{e:03d}.pt")
+    (train / "learning_stats.csv").write_text("step\n10\n20\n")
+    set_aside_old_snapshots(train)
+    assert latest_snapshot(train, upto=100) is None
+    (kept,) = (tmp_path / "shuffle1" / "superseded").iterdir()
+    assert sorted(p.name for p in kept.iterdir()) == ["learning_stats.csv", "snapshot-010.pt", "snapshot-020.pt"]
