@@ -25,7 +25,9 @@ def mot_metrics(truth: pd.DataFrame, tracks: pd.DataFrame, max_px: float = 20.0)
     """IDF1, MOTA and identity switches of ``tracks`` against ``truth``, matching centroids within max_px."""
     import motmetrics as mm
 
-    gt, hyp = centroids(truth), centroids(tracks)
+    # motmetrics wants numeric ids: individuals are numbered in column order
+    gt = dict(enumerate(centroids(truth).values()))
+    hyp = dict(enumerate(centroids(tracks).values()))
     acc = mm.MOTAccumulator(auto_id=False)
     for f in range(len(truth)):
         g_ids = [k for k, v in gt.items() if np.all(np.isfinite(v[f]))]
@@ -41,4 +43,6 @@ def mot_metrics(truth: pd.DataFrame, tracks: pd.DataFrame, max_px: float = 20.0)
 
 def read_truth(path) -> pd.DataFrame:
     """Ground truth written by the demo generator: columns individuals/bodyparts/coords."""
-    return pd.read_csv(path, header=[0, 1, 2])
+    df = pd.read_csv(path, header=[0, 1, 2])
+    df.columns = df.columns.set_names(["individuals", "bodyparts", "coords"])
+    return df
