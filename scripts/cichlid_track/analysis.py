@@ -102,7 +102,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
             feats = pred.pop("keypoint_features")
             rows = valid_rows(pred["bodyparts"])
             kps = pred["bodyparts"][rows][..., :3].astype(np.float32)
-            kps[kps[..., 0] < 0] = np.nan
+            kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
             writer.add_frame(i, kps, feats[rows])
             n_detections += int(rows.sum())
         writer.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions)})

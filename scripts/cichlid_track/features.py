@@ -24,7 +24,8 @@ import numpy as np
 def sample_keypoint_features(feature_map: np.ndarray, poses: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
     """Feature vectors at keypoints, nearest cell of the backbone map (as DLC's ``PrepareBackboneFeatures``).
 
-    feature_map: (C, h, w); poses: (n, K, >=2) in model-input pixels, invalid = negative or NaN;
+    feature_map: (C, h, w); poses: (n, K, >=2) in model-input pixels; missing keypoints are NaN or DLC's
+    padding (score -1, or all coordinates negative); a point slightly outside the image is clipped to the map;
     input_size: (width, height) of the model input. Returns (n, K, C); zeros for invalid keypoints.
     """
     c, h, w = feature_map.shape
@@ -33,7 +34,9 @@ def sample_keypoint_features(feature_map: np.ndarray, poses: np.ndarray, input_s
     if n == 0:
         return out
     xy = poses[..., :2].astype(np.float64)
-    valid = np.all(np.isfinite(xy), axis=-1) & np.all(xy >= 0, axis=-1)
+    valid = np.all(np.isfinite(xy), axis=-1) & ~np.all(xy < 0, axis=-1)
+    if poses.shape[-1] > 2:
+        valid &= ~(poses[..., 2] < 0)
     stride_x, stride_y = input_size[0] / w, input_size[1] / h
     ix = np.clip(np.rint(np.nan_to_num(xy[..., 0]) / stride_x).astype(int), 0, w - 1)
     iy = np.clip(np.rint(np.nan_to_num(xy[..., 1]) / stride_y).astype(int), 0, h - 1)
