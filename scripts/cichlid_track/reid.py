@@ -223,7 +223,7 @@ def train_reid(triplet_files: list[str | Path], out_ckpt: str | Path, accuracy_c
             loss = loss_fn(a, p, n)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             correct += triplet_accuracy(a.detach(), p.detach(), n.detach()) * len(batch)
             total += len(batch)
         model.eval()
