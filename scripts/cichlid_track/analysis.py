@@ -29,9 +29,8 @@ class KeypointFeatureTap:
     (DLC concatenates, rescales and pads without reordering rows).
     """
 
-    def __init__(self, inner, max_individuals: int):
+    def __init__(self, inner):
         self.inner = inner
-        self.max_individuals = max_individuals
 
     def __call__(self, predictions, context):
         feats = []
@@ -76,7 +75,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),
         batch_size=batch_size)
     runner.model.output_features = True
-    runner.postprocessor = KeypointFeatureTap(runner.postprocessor, len(individuals))
+    runner.postprocessor = KeypointFeatureTap(runner.postprocessor)
 
     iterator = dlc_videos.VideoIterator(str(video))
     n_frames_meta = iterator.get_n_frames()

@@ -51,7 +51,7 @@ def _check_video(path: str, where: str) -> None:
         raise SampleSheetError(f"{where}: video file {path!r} is not readable; fix its permissions")
 
 
-def read_sample_sheet(sheet: str | Path, base: str | Path | None = None) -> list[dict]:
+def read_sample_sheet(sheet: str | Path) -> list[dict]:
     """Rows of a TSV or CSV sample sheet as dicts (columns: id, path, optional group)."""
     sheet = Path(sheet)
     if not sheet.is_file():
