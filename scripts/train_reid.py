@@ -1,6 +1,6 @@
 """Rules reid_video / reid_group: DLC's transformer re-ID model, saved where we say."""
 from cichlid_track import rule_io
-from cichlid_track.reid import save_skipped, train_reid
+from cichlid_track.reid import save_skipped, too_few_message, train_reid
 
 
 def main(smk):
@@ -12,9 +12,7 @@ def main(smk):
     counts = {f: len(np.load(f, mmap_mode="r")) for f in files}
     total = sum(counts.values())
     if total < smk.params.min_triplets:
-        reason = (f"only {total} re-ID triplets in {', '.join(files)} (minimum {smk.params.min_triplets}); "
-                  f"re-ID skipped, motion-only tracks used. Use longer videos, group videos of the same "
-                  f"animals (sample sheet 'group'), or lower reid.min_triplets")
+        reason = too_few_message(", ".join(files), total, smk.params.min_triplets)
         logging.warning(reason)
         save_skipped(smk.output.model, smk.output.accuracy, reason)
         return

@@ -26,10 +26,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-class TooFewTriplets(RuntimeError):
-    pass
-
-
 def nearest_assembly(query: np.ndarray, detections: np.ndarray, max_distance: float = np.inf) -> tuple[int, float]:
     """Index of the detection nearest to ``query`` and its mean keypoint distance.
 
@@ -141,12 +137,11 @@ def mine_triplets(tracklets: dict[int, dict[int, np.ndarray]], store, n_triplets
     return result
 
 
-def too_few_message(video: str, result: MiningResult, minimum: int) -> str:
-    return (f"{video}: only {len(result.triplets)} re-ID triplets from {result.n_tracklets} tracklets "
-            f"(minimum {minimum}; {result.skipped_incomplete} detections skipped as incomplete, "
-            f"{result.skipped_unmatched} unmatched); re-ID is skipped and motion-only tracks are used. "
-            f"Use a longer video, put it in a re-ID group with videos of the same animals "
-            f"(sample sheet column 'group'), or lower reid.min_triplets")
+def too_few_message(sources: str, n_triplets: int, minimum: int) -> str:
+    """One line for a video (or group) with too few triplets: what happens and what to do."""
+    return (f"only {n_triplets} re-ID triplets in {sources} (minimum {minimum}); re-ID skipped, motion-only "
+            f"tracks used. Use longer videos, put videos of the same animals in one group (sample sheet "
+            f"column 'group'), or lower reid.min_triplets")
 
 
 def _reid_cfg(device: str) -> dict:
