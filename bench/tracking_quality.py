@@ -1,9 +1,13 @@
-"""Tracking quality against the synthetic ground truth, and stitching cost, for three stitchers:
+"""Tracking quality against the synthetic ground truth, and stitching cost, for:
 
 - motion only (DLC's default cost), from ``_el_motion.h5``;
 - DLC 3.0.2's stock transformer stitching (``stitch_tracklets(transformer_checkpoint=...)``) on the
   same tracklets, features and re-ID model;
-- ours (motion + appearance), from ``_el.h5``.
+- ours, from ``_el.h5`` (``reid.method`` of the run: pieces by default);
+- a ceiling: our pieces (tracklets cut at contacts) linked by the ground truth itself, i.e. the best
+  any linking of these detections could do.
+
+All four get the run's gap filling (``tracking.max_gap``), so that only the linking differs.
 
 Also the feature-lookup error rate of DLC's ``query_feature_by_coord_in_img_space`` vs our
 nearest-detection lookup when queries are offset by a few pixels.
@@ -32,12 +36,13 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int) -> None:
-    """DLC's ``_bpt_features.pickle`` shelve (what its stitcher reads) from our HDF5 features."""
+def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int, parts) -> None:
+    """DLC's ``_bpt_features.pickle`` shelve (what its stitcher reads) from our HDF5 features, with the
+    channels the re-ID model was trained on."""
     from cichlid_track.features import FeatureStore
 
     width = int(math.ceil(math.log10(n_frames)))  # the width DLC's stitcher queries with
-    with FeatureStore(features_h5) as st, shelve.open(str(out)) as db:
+    with FeatureStore(features_h5, parts=parts) as st, shelve.open(str(out)) as db:
         for f in range(st.n_frames):
             kps = st.keypoints(f)
             if len(kps):
@@ -56,7 +61,7 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
     shutil.copy(settings.video_file(vid, "_el.pickle"), folder / f"{prefix}_el.pickle")
     n_frames = len(pd.read_hdf(settings.video_file(vid, "_el.h5")))
     dlc_shelf_from_ours(Path(settings.video_file(vid, "_bpt_features.h5")), folder / f"{prefix}_bpt_features.pickle",
-                        n_frames)
+                        n_frames, settings.config["reid"]["feature_parts"])
     link = link_video(settings.samples[vid].path, folder, vid)
     snapshot = Path(settings.in_project(settings.names.snapshot))
     start = time.perf_counter()
@@ -64,7 +69,18 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
                                 destfolder=str(folder), transformer_checkpoint=settings.reid_model(vid),
                                 track_method="ellipse", snapshot_index=dlc_snapshot_index(snapshot.parent, snapshot))
     seconds = time.perf_counter() - start
-    return pd.read_hdf(folder / f"{prefix}_el_tr.h5").reindex(range(n_frames)), seconds
+    from cichlid_track.stitching import fill_gaps
+
+    # the same gap filling as our two outputs get, so that only the stitching differs
+    tracks = fill_gaps(pd.read_hdf(folder / f"{prefix}_el_tr.h5").reindex(range(n_frames)),
+                       settings.config["tracking"]["max_gap"])
+    return tracks, seconds
+
+
+def stitch_options(settings) -> dict:
+    r, t = settings.config["reid"], settings.config["tracking"]
+    return dict(method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
+                max_gap=t["max_gap"])
 
 
 def our_stitch_time(settings, vid: str) -> float:
@@ -78,12 +94,46 @@ def our_stitch_time(settings, vid: str) -> float:
         meta = pickle.load(fh)["data"]
     start = time.perf_counter()
     embed = load_embedder(settings.reid_model(vid))
-    with FeatureStore(settings.video_file(vid, "_bpt_features.h5")) as store:
+    with FeatureStore(settings.video_file(vid, "_bpt_features.h5"), parts=settings.config["reid"]["feature_parts"]) as store:
         stitch_video(settings.video_file(vid, "_el.pickle"), settings.n_tracks, settings.individuals,
                      int(meta["nframes"]), settings.scorer, list(meta["bodyparts"]),
                      min_length=settings.config["tracking"]["min_length"], store=store, embed=embed,
-                     appearance_weight=settings.config["reid"]["appearance_weight"])
+                     **stitch_options(settings))
     return time.perf_counter() - start
+
+
+def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float) -> pd.DataFrame:
+    """The ceiling: our pieces, each given to the fish it mostly follows in the ground truth (longest
+    first, never two pieces of one fish in the same frame)."""
+    import pickle
+
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    from cichlid_track.metrics import centroids
+    from cichlid_track.reid import load_tracklets_dict
+    from cichlid_track.stitching import body_length, contact_frames, fill_gaps, split_at_contacts
+
+    with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
+        raw = pickle.load(fh)
+    n, names = settings.n_tracks, settings.individuals[:settings.n_tracks]
+    whole = TrackletStitcher.from_dict_of_dict(dict(raw), n, min_length=3, prestitch_residuals=False)
+    limit = settings.config["reid"]["contact"] * body_length(list(whole.tracklets) + list(whole.residuals))
+    cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), limit))
+    st = TrackletStitcher.from_dict_of_dict(dict(cut), n, min_length=3, prestitch_residuals=False)
+    gt = np.stack(list(centroids(truth).values()))
+    fish = [[] for _ in range(len(gt))]
+    for t in sorted(list(st.tracklets) + list(st.residuals), key=len, reverse=True):
+        votes = []
+        for i, f in enumerate(t.inds):
+            d = np.linalg.norm(gt[:, f] - t.centroid[i], axis=1)
+            if np.isfinite(d).any() and np.nanmin(d) < max_px:
+                votes.append(int(np.nanargmin(d)))
+        if votes:
+            g = max(set(votes), key=votes.count)
+            if all(t not in other for other in fish[g]):
+                fish[g].append(t)
+    st.tracks = np.asarray([sum(f) for f in fish if f], dtype=object)
+    return fill_gaps(st.format_df(names).reindex(range(len(truth))), settings.config["tracking"]["max_gap"])
 
 
 def lookup_error_rates(settings, vid: str, offsets=(0, 1, 2, 4, 8), n=2000, seed=0) -> dict:
@@ -143,8 +193,11 @@ def main(argv=None):
         ours = pd.read_hdf(s.video_file(vid, "_el.h5"))
         dlc, t_dlc = dlc_stock_stitch(s, vid, work)
         t_ours = our_stitch_time(s, vid)
+        ceiling = ground_truth_linking(s, vid, truth, a.max_px)
         for name, df, t in (("motion only", motion, ""), ("DLC 3.0.2 transformer", dlc, f"{t_dlc:.2f}"),
-                            ("ours (motion + appearance)", ours, f"{t_ours:.2f} (ratio {t_ours / t_dlc:.2f})")):
+                            (f"ours ({s.config['reid']['method']})", ours,
+                             f"{t_ours:.2f} (ratio {t_ours / t_dlc:.2f})"),
+                            ("ceiling: pieces linked by ground truth", ceiling, "")):
             m = mot_metrics(truth, df, a.max_px)
             print(f"| {vid} | {name} | {m['IDF1']:.3f} | {m['MOTA']:.3f} | {m['ID switches']} | {t} |")
     print()

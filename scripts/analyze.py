@@ -9,7 +9,8 @@ def main(smk):
     stats = analyze_video(
         smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot, smk.input.video,
         prefix=f"{vid}{smk.params.scorer}", scorer=smk.params.scorer, outputs=dict(smk.output.items()),
-        batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype)
+        batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
+        appearance=smk.params.appearance_features)
     print("analysis:", stats)
 
 

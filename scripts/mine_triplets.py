@@ -9,7 +9,7 @@ def main(smk):
 
     from cichlid_track.atomic import atomic_path
 
-    with FeatureStore(smk.input.features) as store:
+    with FeatureStore(smk.input.features, parts=smk.params.feature_parts) as store:
         result = mine_triplets(load_tracklets(smk.input.tracklets), store, smk.params.n_triplets,
                                seed=smk.params.seed)
     print(f"{len(result.triplets)} triplets from {result.n_tracklets} tracklets "

@@ -14,11 +14,16 @@ def main(smk):
     with open(smk.input.meta, "rb") as fh:
         meta = pickle.load(fh)["data"]
     embed = load_embedder(smk.input.reid, smk.params.device)
-    with FeatureStore(smk.input.features) as store:
+    with FeatureStore(smk.input.features, parts=smk.params.feature_parts) as store:
+        if embed is not None and embed.feature_dim != store.n_features:
+            raise ValueError(f"{smk.input.reid} reads {embed.feature_dim} feature channels but {smk.input.features} "
+                             f"gives {store.n_features} (reid.feature_parts {smk.params.feature_parts}); delete the "
+                             f"re-ID model so that it is trained again")
         result = stitch_video(smk.input.tracklets, smk.params.n_tracks, list(smk.params.individuals),
                               int(meta["nframes"]), smk.params.scorer, list(meta["bodyparts"]),
                               min_length=smk.params.min_length, store=store, embed=embed,
-                              appearance_weight=smk.params.appearance_weight)
+                              method=smk.params.method, appearance_weight=smk.params.appearance_weight,
+                              contact=smk.params.contact, max_gap=smk.params.max_gap)
     if embed is None:
         import torch
 

@@ -1,6 +1,7 @@
 """The demo workflow end to end with real DeepLabCut (trained once per session: fixture demo_run)."""
 import pickle
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,13 @@ def test_every_artifact_exists_with_content(settings, demo_run):
         assert out.shape[0] == 4 and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-4)
         with open(settings.video_file(vid, "_assemblies.pickle"), "rb") as fh:
             assert len([k for k in pickle.load(fh) if k != "single"]) == n_frames
+
+        # the final tracks come from the re-ID path: tracklets cut at contacts, linked with appearance
+        summary = __import__("json").loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+        assert summary["reid_used"] and summary["method"] == "pieces", summary
+        assert summary["pieces_linked"] > 0 and summary["link_model"]["same_fish_similarity"][0] > \
+            summary["link_model"]["other_fish_similarity"][0], summary
+        assert embed.feature_dim == 128 + 3  # the transformer reads the stride-8 stage and colour
 
 
 def test_demo_model_is_good_enough_to_track(settings, demo_run):

@@ -85,6 +85,24 @@ def test_feature_store_roundtrip_and_empty_frames(tmp_path):
         assert st.keypoints(5).shape == (0, 9, 3)
 
 
+def test_feature_store_reads_the_parts_asked_for(tmp_path, caplog):
+    import h5py
+
+    frames = [np.stack([np.c_[fish(0, 0), np.ones(9)], np.c_[fish(50, 0), np.ones(9)]])]
+    _store(tmp_path, frames).close()  # row r of frame f: features [f, r, 0, 0]
+    with FeatureStore(tmp_path / "f.h5", parts=["fine"]) as st:  # no layout recorded: all channels
+        assert st.n_features == 4 and "re-ID uses all 4 channels" in caplog.text
+    with h5py.File(tmp_path / "f.h5", "a") as h5:
+        h5.attrs["layout"] = "features:2,fine:1,colour:1"
+    with FeatureStore(tmp_path / "f.h5", parts=["fine", "colour"]) as st:
+        assert st.n_features == 2 and st.features(0).shape == (2, 9, 2)
+        assert st.features(0)[1, 0].tolist() == [0, 0]  # channels 2 and 3 of [0, 1, 0, 0]
+    with FeatureStore(tmp_path / "f.h5", parts=["features"]) as st:
+        assert st.features(0)[1, 0].tolist() == [0, 1]
+    with FeatureStore(tmp_path / "f.h5") as st:
+        assert st.n_features == 4
+
+
 def test_mining_uses_coexisting_tracklets_is_seeded_and_skips_incomplete(tmp_path):
     n_frames = 30
     frames, tracks = [], {0: {}, 1: {}, 2: {}}

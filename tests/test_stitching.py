@@ -2,8 +2,9 @@
 import pickle
 
 import numpy as np
+import pytest
 
-from cichlid_track.stitching import stitch_video
+from cichlid_track.stitching import fill_gaps, split_at_contacts, stitch_video
 
 K = 3
 
@@ -65,11 +66,16 @@ def embed(x):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def test_appearance_fixes_the_swap_that_motion_makes(tmp_path):
+@pytest.mark.parametrize("method", ["pieces", "tracklets"])
+def test_appearance_fixes_the_swap_that_motion_makes(tmp_path, method):
     el, store = crossing(tmp_path)
     r = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], min_length=3, store=store, embed=embed,
-                     appearance_weight=4.0)
-    assert r.summary["reid_used"] and r.summary["embedded_ends"] == 8
+                     method=method, appearance_weight=4.0)
+    assert r.summary["reid_used"] and r.summary["method"] == method
+    if method == "tracklets":
+        assert r.summary["embedded_ends"] == 8
+    else:  # no contact here (lanes 14 px apart): the pieces are DLC's four tracklets
+        assert r.summary["pieces"] == 4 and r.summary["pieces_linked"] == 4
     assert len(r.reid) == 30 and len(r.motion) == 30
     lanes_reid = sorted(identity_of(r.reid, i) for i in ("fish1", "fish2"))
     lanes_motion = sorted(identity_of(r.motion, i) for i in ("fish1", "fish2"))
@@ -82,3 +88,57 @@ def test_without_reid_model_motion_only_is_used(tmp_path):
     r = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], min_length=3, store=store, embed=None)
     assert not r.summary["reid_used"] and "motion-only" in r.summary["warning"]
     assert r.reid.equals(r.motion)
+
+
+def bounce(tmp_path):
+    """A swims right on y=50, B left on y=56; they touch at frames 16-17 and DLC's tracker bounces:
+    tracklet 0 is A until frame 16, then B; tracklet 1 the reverse. The swap is inside the tracklets."""
+    feat = {"A": np.tile([1.0, 0, 0, 0], (K, 1)), "B": np.tile([0, 1.0, 0, 0], (K, 1))}
+    tracks, dets = {0: {}, 1: {}, "header": None}, {}
+    for f in range(40):
+        a, b = pose(20 + 3 * f, 50), pose(120 - 3 * f, 56)
+        dets[f] = [(a, feat["A"]), (b, feat["B"])]
+        first, second = (a, b) if f <= 16 else (b, a)
+        tracks[0][f"frame{f:03d}"] = np.c_[first, -np.ones(K)]
+        tracks[1][f"frame{f:03d}"] = np.c_[second, -np.ones(K)]
+    path = tmp_path / "b_el.pickle"
+    with open(path, "wb") as fh:
+        pickle.dump(tracks, fh)
+    return path, FakeStore(dets)
+
+
+def lanes(df, ind):
+    """The y values (lanes) the first keypoint of an individual's track visits."""
+    y = df.xs(ind, level="individuals", axis=1).xs("y", level="coords", axis=1).to_numpy()[:, 0]
+    return set(y[np.isfinite(y)].tolist())
+
+
+def test_pieces_undo_a_swap_inside_dlcs_tracklets(tmp_path):
+    el, store = bounce(tmp_path)
+    with open(el, "rb") as fh:
+        raw = pickle.load(fh)
+    cut = split_at_contacts(raw, {0: {16, 17}, 1: {16, 17}})
+    assert sorted((k[0], len(v)) for k, v in cut.items() if k != "header") == [(0, 1), (0, 1), (0, 16), (0, 22),
+                                                                            (1, 1), (1, 1), (1, 16), (1, 22)]
+    names = ["fish1", "fish2"]
+    pieces = stitch_video(el, 2, names, 40, "s", ["a", "b", "c"], min_length=3, store=store, embed=embed)
+    tracklets = stitch_video(el, 2, names, 40, "s", ["a", "b", "c"], min_length=3, store=store, embed=embed,
+                             method="tracklets")
+    assert pieces.summary["pieces"] == 8
+    assert sorted(lanes(pieces.reid, n) for n in names) == [{50}, {56}]  # each fish keeps its lane
+    for swapped in (pieces.motion, tracklets.reid):  # stitching whole tracklets cannot undo it
+        assert sorted(lanes(swapped, n) for n in names) == [{50, 56}, {50, 56}]
+    assert pieces.reid.notna().all().all()  # the contact frames are placed too
+
+
+def test_fill_gaps_interpolates_short_gaps_only():
+    import pandas as pd
+
+    x = np.arange(30, dtype=float)
+    x[[0, 1]] = np.nan  # leading: stays empty
+    x[5:8] = np.nan  # 3 frames: filled
+    x[12:24] = np.nan  # 12 frames: stays empty
+    out = fill_gaps(pd.DataFrame({"x": x}), max_gap=10)["x"].to_numpy()
+    np.testing.assert_allclose(out[5:8], [5, 6, 7])
+    assert np.isnan(out[[0, 1]]).all() and np.isnan(out[12:24]).all()
+    assert fill_gaps(pd.DataFrame({"x": x}), 0)["x"].isna().sum() == 17

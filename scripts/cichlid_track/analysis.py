@@ -22,6 +22,68 @@ from .features import FeatureWriter, sample_keypoint_features
 log = logging.getLogger(__name__)
 
 
+# Feature maps sampled at each keypoint, concatenated in this order. The backbone's last
+# map (stride 16-32) is what DLC's re-ID uses, but pose training makes it nearly blind to
+# what tells two fish apart, and at stride 32 neighbouring fish share cells. A stride-8
+# stage and the local colour of the input image keep pattern and colour.
+APPEARANCE_MAPS = ("features", "fine", "colour")
+
+
+def fine_stage(backbone):
+    """The backbone's stride-8 stage (``layer2`` of timm/torchvision ResNets), or None."""
+    inner = getattr(backbone, "model", backbone)
+    return getattr(inner, "layer2", None)
+
+
+class AppearanceTaps:
+    """Forward hooks that add a stride-8 stage and the pooled input colours to DLC's backbone output.
+
+    DLC's ``PoseModel`` returns ``outputs["backbone"] = {"features": ...}`` when
+    ``output_features`` is set, and its runner splits every tensor of that dict per image;
+    the extra maps travel the same way, into :class:`KeypointFeatureTap`. Pose outputs are
+    not touched (hooks only read).
+    """
+
+    def __init__(self, model, colour_pool: int = 4, fine: bool = True):
+        import torch.nn.functional as F
+
+        self._stash: dict = {}
+        self.handles = []
+        self.pool = colour_pool
+        stage = fine_stage(model.backbone) if fine else None
+        if stage is not None:
+            self.handles.append(stage.register_forward_hook(lambda m, a, out: self._stash.__setitem__("fine", out)))
+
+        def keep_image(module, args):
+            x = args[0]
+            # mean colour over a pool x pool neighbourhood: robust to a keypoint a pixel off
+            self._stash["colour"] = F.avg_pool2d(x, self.pool, stride=self.pool, ceil_mode=True)
+
+        def add_maps(module, args, outputs):
+            if "backbone" in outputs:
+                outputs["backbone"].update(self._stash)
+            self._stash = {}
+
+        self.handles.append(model.backbone.register_forward_pre_hook(keep_image))
+        self.handles.append(model.register_forward_hook(add_maps))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def feature_layout(backbone_maps: dict) -> str:
+    """e.g. ``features:512,fine:128,colour:3``: which channels of a stored feature vector come from where."""
+    return ",".join(f"{name}:{backbone_maps[name].shape[0]}" for name in APPEARANCE_MAPS if name in backbone_maps)
+
+
+def keypoint_appearance(backbone_maps: dict, poses, image_size) -> np.ndarray:
+    """(n, K, C) features at each keypoint: every map of ``APPEARANCE_MAPS`` present, concatenated."""
+    parts = [sample_keypoint_features(backbone_maps[name], poses, image_size)
+             for name in APPEARANCE_MAPS if name in backbone_maps]
+    return np.concatenate(parts, axis=-1)
+
+
 class KeypointFeatureTap:
     """Wraps a bottom-up postprocessor: samples features at the raw poses, then runs the original.
 
@@ -31,14 +93,15 @@ class KeypointFeatureTap:
 
     def __init__(self, inner):
         self.inner = inner
+        self.layout = ""
 
     def __call__(self, predictions, context):
         feats = []
         for pred in predictions:
             backbone = pred.pop("backbone")  # keep DLC's own postprocessing unaware of it
-            fmap = backbone["features"]
+            self.layout = self.layout or feature_layout(backbone)
             poses = pred["bodypart"]["poses"]
-            feats.append(sample_keypoint_features(fmap, poses, context["image_size"]))
+            feats.append(keypoint_appearance(backbone, poses, context["image_size"]))
         out, context = self.inner(predictions, context)
         f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,))
         padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=np.float32)
@@ -55,8 +118,12 @@ def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
 
 def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
-                  device: str | None = None, features_dtype: str = "float16") -> dict:
-    """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically."""
+                  device: str | None = None, features_dtype: str = "float16", appearance: bool = True) -> dict:
+    """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
+
+    appearance: store, besides DLC's backbone features, a stride-8 stage and local colour at each
+    keypoint (:class:`AppearanceTaps`); False stores DLC's backbone features only.
+    """
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
     from deeplabcut.pose_estimation_pytorch.apis import videos as dlc_videos
     from deeplabcut.pose_estimation_pytorch.data import DLCLoader
@@ -75,7 +142,9 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),
         batch_size=batch_size)
     runner.model.output_features = True
-    runner.postprocessor = KeypointFeatureTap(runner.postprocessor)
+    if appearance:
+        AppearanceTaps(runner.model)
+    tap = runner.postprocessor = KeypointFeatureTap(runner.postprocessor)
 
     iterator = dlc_videos.VideoIterator(str(video))
     n_frames_meta = iterator.get_n_frames()
@@ -104,7 +173,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
             kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
             writer.add_frame(i, kps, feats[rows])
             n_detections += int(rows.sum())
-        writer.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions)})
+        writer.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions), "layout": tap.layout})
 
         metadata = dlc_videos._generate_metadata(
             cfg=loader.project_cfg, pytorch_config=loader.model_cfg, dlc_scorer=scorer,

@@ -6,8 +6,9 @@ Layout of ``<prefix>_bpt_features.h5`` (rows = detected assemblies, in the order
 - ``frame`` (M,) int32, the frame of each row;
 - ``frame_offsets`` (n_frames + 1,) int64: rows of frame f are offsets[f]:offsets[f+1];
 - ``keypoints`` (M, K, 3) float32: x, y, score (NaN where the keypoint is missing);
-- ``features`` (M, K, C) float16 or float32: backbone feature vector at each keypoint
-  (zeros where the keypoint is missing).
+- ``features`` (M, K, C) float16 or float32: feature vector at each keypoint (zeros where
+  the keypoint is missing); attribute ``layout`` says which channels come from which map,
+  e.g. ``features:512,fine:128,colour:3`` (DLC's backbone output, a stride-8 stage, colour).
 
 One deterministic file, written under a temporary name and renamed when complete.
 DLC's own shelve (``_bpt_features.pickle`` + .dat/.dir/.bak) can be read too
@@ -97,10 +98,26 @@ class FeatureWriter:
         self.h5.close()
 
 
-class FeatureStore:
-    """Reads ``_bpt_features.h5``: per-frame keypoints and features of every detection."""
+def layout_channels(layout: str, parts) -> np.ndarray | None:
+    """Channel indices of ``parts`` in a feature ``layout``; None if the layout lacks one of them."""
+    spans, start = {}, 0
+    for item in filter(None, (layout or "").split(",")):
+        name, n = item.split(":")
+        spans[name] = np.arange(start, start + int(n))
+        start += int(n)
+    if not parts or any(p not in spans for p in parts):
+        return None
+    return np.concatenate([spans[p] for p in parts])
 
-    def __init__(self, path: str | Path):
+
+class FeatureStore:
+    """Reads ``_bpt_features.h5``: per-frame keypoints and features of every detection.
+
+    parts: read only these maps of the layout (e.g. ``["fine", "colour"]``); a file without them
+    (analysed with ``appearance_features: false``, or by an older version) gives all channels.
+    """
+
+    def __init__(self, path: str | Path, parts=None):
         import h5py
 
         self.path = Path(path)
@@ -108,6 +125,14 @@ class FeatureStore:
         self.offsets = self.h5["frame_offsets"][:]
         self._kps = self.h5["keypoints"][:]
         self._feats = self.h5["features"]
+        self.layout = str(self.h5.attrs.get("layout", ""))
+        self.channels = layout_channels(self.layout, parts)
+        if parts and self.channels is None:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "%s has no %s features (layout %r): re-ID uses all %d channels", self.path, "+".join(parts),
+                self.layout or "unknown", self._feats.shape[-1])
 
     @property
     def n_frames(self) -> int:
@@ -115,7 +140,7 @@ class FeatureStore:
 
     @property
     def n_features(self) -> int:
-        return int(self._feats.shape[-1])
+        return int(self._feats.shape[-1] if self.channels is None else len(self.channels))
 
     @property
     def n_keypoints(self) -> int:
@@ -129,6 +154,8 @@ class FeatureStore:
     def features(self, frame: int, rows=None) -> np.ndarray:
         a, b = self.offsets[frame], self.offsets[frame + 1]
         block = self._feats[a:b]
+        if self.channels is not None:
+            block = block[..., self.channels]
         return block if rows is None else block[rows]
 
     def close(self) -> None:

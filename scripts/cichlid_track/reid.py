@@ -55,7 +55,11 @@ def load_tracklets(el_pickle: str | Path) -> dict[int, dict[int, np.ndarray]]:
     import pickle
 
     with open(el_pickle, "rb") as fh:
-        raw = pickle.load(fh)
+        return load_tracklets_dict(pickle.load(fh))
+
+
+def load_tracklets_dict(raw: dict) -> dict[int, dict[int, np.ndarray]]:
+    """The content of an ``_el.pickle`` -> {tracklet id: {frame: (K, 3) x, y, likelihood}}."""
     out = {}
     for key, frames in raw.items():
         if key in ("header", "single") or not isinstance(frames, dict):
@@ -279,4 +283,5 @@ def load_embedder(ckpt: str | Path, device: str | None = None):
                 out.append(e.cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
+    embed.feature_dim = int(state["feature_dim"])
     return embed

@@ -1,26 +1,37 @@
-"""Tracklet stitching with motion and appearance.
+"""Tracks from tracklets, with motion and re-ID appearance.
 
-DLC's ``TrackletStitcher`` solves a min-cost flow over tracklets; the cost of
-linking tracklet i (ending) to tracklet j (starting later) is what we choose:
+DLC's ellipse tracker makes tracklets that are right most of the time, but where two fish
+touch it can swap them *inside* a tracklet, and no choice of which tracklet follows which can
+undo that. Two methods (``reid.method``):
 
-    cost(i, j) = d_motion(i, j) / body_length  +  appearance_weight * (1 - cos(e_i_tail, e_j_head)) / 2
+``pieces`` (default)
+    1. Cut every tracklet where it starts or stops touching another fish (centroids closer than
+       ``contact`` body lengths) and make each contact frame its own piece: between contacts a
+       piece is one fish.
+    2. Fit, for this video, how likely a link is between pieces of the same fish rather than of
+       two fish (:class:`LinkModel`): for appearance, the cosine similarity of the pieces' mean
+       re-ID embeddings (same fish: two halves of one piece; other fish: two pieces seen in the
+       same frame); for motion, the distance between one piece's end and the next one's start
+       given the gap (the fish's own step size against one body length).
+    3. Link the pieces into at most ``n_tracks`` chains by min-cost flow (:func:`link_pieces`),
+       link cost = minus the summed log-likelihood ratios, each frame a chain holds a reward.
+       Pieces may stay out (DLC's own stitcher must use every tracklet, which becomes
+       infeasible once tracklets are cut); the short ones left out are then added where they
+       are likelier the same fish than not (:func:`place_leftovers`).
+    A video where appearance does not tell the fish apart gets ratios near zero: motion decides.
 
-- d_motion: DLC's own distance between i's last and j's first centroid (pixels),
-  divided by the median body length, so "one body length away" costs 1;
-- appearance: re-ID embeddings (DLC's transformer) of the detections at the two
-  ends, computed once per tracklet end in batches; 0 for the same-looking fish,
-  1 for opposite embeddings.
+``tracklets``
+    DLC's ``TrackletStitcher`` over DLC's tracklets, with the cost of linking i to j
+    ``distance / body_length + appearance_weight * (1 - cos(tail_i, head_j)) / 2``.
 
-Motion alone swaps fish that cross (both candidates are equally close); appearance
-alone links far-apart tracklets of look-alike fish. The sum is the negative log of
-the product of two independent likelihoods (up to scale), so each cue vetoes what
-the other finds implausible. DLC 3.0.2's transformer stitching instead uses
-appearance alone, runs the model once per candidate pair in float64 on the CPU, and
-looks features up with its buggy nearest-detection search.
+Both write the motion-only stitch (DLC's default cost) beside the re-ID one. DLC 3.0.2's own
+transformer stitching uses appearance alone, runs the model once per candidate pair in float64
+on the CPU, and looks features up with its buggy nearest-detection search.
 """
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +40,12 @@ from .reid import nearest_assembly
 
 log = logging.getLogger(__name__)
 
-END_FRAMES = 3  # detections averaged at each tracklet end
+END_FRAMES = 3  # tracklets method: detections averaged at each tracklet end
+PIECE_MIN_LENGTH = 3  # DLC's minimum tracklet length; shorter pieces are placed after the flow
+COVER_REWARD = 2.0  # log-likelihood units per frame a track holds
+ENTRY_COST = 6.0  # for a track that starts after the first or ends before the last piece
+MAX_LINK_GAP = 60  # frames: pieces farther apart in time are not linked directly
+EMBEDDED_FRAMES = 30  # frames per piece whose embeddings are averaged
 
 
 @dataclass
@@ -47,15 +63,27 @@ def empty_tracks(scorer: str, individuals: list[str], bodyparts: list[str], n_fr
     return pd.DataFrame(np.nan, index=range(n_frames), columns=cols)
 
 
-def body_length(stitcher) -> float:
-    """Median extent of the detected keypoints: the natural unit of motion costs."""
+def body_length(tracklets) -> float:
+    """Median extent of the detected keypoints: the natural unit of distances."""
     spans = []
-    for t in stitcher.tracklets:
+    for t in tracklets:
         xy = t.xy[:: max(1, len(t) // 5)]
         ext = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)
         spans.extend(np.linalg.norm(ext, axis=1).tolist())
     spans = [s for s in spans if np.isfinite(s) and s > 0]
     return float(np.median(spans)) if spans else 50.0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def frame_index(key) -> int:
+    """Frame number of an ``_el.pickle`` frame key (``"frame012"``) or an int."""
+    return int(re.findall(r"\d+", key)[0]) if isinstance(key, str) else int(key)
+
+
+# --- method "tracklets": DLC's stitcher with an appearance term ---------------------------
 
 
 def end_features(tracklet, store, head: bool, max_px: float = 3.0):
@@ -101,11 +129,10 @@ def make_weight_func(embeddings: dict, scale: float, appearance_weight: float):
     return weight
 
 
-def _run(el_pickle, n_tracks, min_length, weight_func_factory, animal_names, n_frames, split_tracklets=True):
+def _run(raw: dict, n_tracks, min_length, weight_func_factory, animal_names, n_frames):
     from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
 
-    stitcher = TrackletStitcher.from_pickle(str(el_pickle), n_tracks, min_length=min_length,
-                                            split_tracklets=split_tracklets)
+    stitcher = TrackletStitcher.from_dict_of_dict(dict(raw), n_tracks, min_length=min_length)
     weight = weight_func_factory(stitcher) if weight_func_factory else None
     stitcher.build_graph(weight_func=weight)
     stitcher.stitch()
@@ -114,10 +141,269 @@ def _run(el_pickle, n_tracks, min_length, weight_func_factory, animal_names, n_f
     return df.reindex(range(n_frames)), stitcher
 
 
+# --- method "pieces": cut at contacts, calibrated links, min-cost flow ----------------------
+
+
+def _centroid(kps: np.ndarray) -> np.ndarray:
+    xy = np.asarray(kps, dtype=np.float64)[:, :2]
+    xy = xy[np.all(np.isfinite(xy) & (xy >= 0), axis=1)]
+    return xy.mean(axis=0) if len(xy) else np.full(2, np.nan)
+
+
+def contact_frames(tracks: dict, limit_px: float) -> dict:
+    """{tracklet id: frames where another tracklet's centroid is closer than ``limit_px``}."""
+    by_frame: dict[int, list] = {}
+    for tid, track in tracks.items():
+        for f, kps in track.items():
+            by_frame.setdefault(f, []).append((tid, _centroid(kps)))
+    out = {tid: set() for tid in tracks}
+    for f, items in by_frame.items():
+        for a in range(len(items)):
+            for b in range(a + 1, len(items)):
+                if np.linalg.norm(items[a][1] - items[b][1]) < limit_px:
+                    out[items[a][0]].add(f)
+                    out[items[b][0]].add(f)
+    return out
+
+
+def split_at_contacts(raw: dict, contacts: dict) -> dict:
+    """DLC's tracklet dict (``_el.pickle`` content) cut into pieces: runs of frames without contact,
+    and each contact frame alone. Keys are ``(original tracklet id, piece number)``."""
+    out = {k: v for k, v in raw.items() if k in ("header", "single")}
+    n = 0
+    for tid, frames in raw.items():
+        if tid in ("header", "single") or not isinstance(frames, dict):
+            continue
+        touching = contacts.get(tid, set())
+        piece, prev = None, None
+        for key in sorted(frames, key=frame_index):
+            alone = frame_index(key) in touching
+            if piece is None or alone or prev:
+                piece = out.setdefault((tid, n), {})
+                n += 1
+            piece[key] = frames[key]
+            prev = alone
+    return out
+
+
+def piece_frame_embeddings(pieces: list, store, embed, max_frames: int = EMBEDDED_FRAMES) -> dict:
+    """{piece: (m, D) re-ID embeddings of up to ``max_frames`` of its detections, in time order};
+    every piece of the video in one batched call."""
+    batch, owner = [], []
+    for t in pieces:
+        for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
+            frame = int(t.inds[i])
+            j, _ = nearest_assembly(t.data[i][:, :3], store.keypoints(frame), max_distance=3.0)
+            if j >= 0:
+                batch.append(np.asarray(store.features(frame)[j], dtype=np.float32))
+                owner.append(t)
+    if not batch:
+        return {}
+    out: dict = {}
+    for t, e in zip(owner, embed(np.stack(batch))):
+        out.setdefault(t, []).append(e)
+    return {t: np.stack(v) for t, v in out.items()}
+
+
+def _gauss_logpdf(x, mu, sd):
+    return -0.5 * ((x - mu) / sd) ** 2 - np.log(sd)
+
+
+def _rayleigh_logpdf(d, sigma):
+    d = max(float(d), 1e-6)
+    return np.log(d) - 2 * np.log(sigma) - d * d / (2 * sigma * sigma)
+
+
+@dataclass
+class LinkModel:
+    """Log-likelihood ratios, same fish vs another fish, fitted on one video (see module doc)."""
+
+    same: tuple[float, float]  # mean, sd of appearance similarity, same fish
+    other: tuple[float, float]  # ... of two fish seen in the same frame
+    step: float  # Rayleigh scale of a fish's centroid step per frame (pixels)
+    body_len: float
+    limit: float = 8.0  # no single cue may claim more than this
+    full_len: int = 5  # pieces shorter than this have proportionally less say on appearance
+
+    def appearance(self, sim: float, n_frames: int) -> float:
+        llr = _gauss_logpdf(sim, *self.same) - _gauss_logpdf(sim, *self.other)
+        return float(np.clip(llr, -self.limit, self.limit)) * min(1.0, n_frames / self.full_len)
+
+    def motion(self, dist: float, gap: int) -> float:
+        if not np.isfinite(dist):
+            return 0.0
+        sigma_same = self.step * np.sqrt(max(gap, 1))
+        llr = _rayleigh_logpdf(dist, sigma_same) - _rayleigh_logpdf(dist, max(self.body_len, sigma_same))
+        return float(np.clip(llr, -self.limit, self.limit))
+
+    def as_dict(self) -> dict:
+        return {"same_fish_similarity": list(self.same), "other_fish_similarity": list(self.other),
+                "step_px": self.step, "body_length_px": self.body_len}
+
+
+def fit_link_model(pieces: list, frame_emb: dict, body_len: float, max_pairs: int = 2000,
+                   seed: int = 0) -> LinkModel:
+    rng = np.random.default_rng(seed)
+    same = [float(_unit(e[:len(e) // 2].mean(0)) @ _unit(e[len(e) // 2:].mean(0)))
+            for e in frame_emb.values() if len(e) >= 6]
+    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+    keyed = [t for t in pieces if t in means]
+    other = [float(means[a] @ means[b]) for i, a in enumerate(keyed) for b in keyed[i + 1:] if a in b]
+    if len(other) > max_pairs:
+        other = list(rng.choice(other, max_pairs, replace=False))
+    steps = [np.linalg.norm(np.diff(t.centroid, axis=0), axis=1) for t in pieces if len(t) > 1]
+    steps = np.concatenate(steps) if steps else np.zeros(0)
+    steps = steps[np.isfinite(steps)]
+    step = float(np.median(steps) / np.sqrt(2 * np.log(2))) if len(steps) else body_len / 10
+
+    def fit(x):  # too few examples: a flat, uninformative distribution
+        return (float(np.mean(x)), max(float(np.std(x)), 0.02)) if len(x) >= 3 else (0.0, 1.0)
+
+    return LinkModel(same=fit(same), other=fit(other), step=max(step, 0.5), body_len=body_len)
+
+
+def make_link_cost(model: LinkModel, frame_emb: dict):
+    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+
+    def cost(first, second):
+        llr = model.motion(np.linalg.norm(first.centroid[-1] - second.centroid[0]), int(second.start - first.end))
+        if first in means and second in means:
+            llr += model.appearance(float(means[first] @ means[second]), min(len(first), len(second)))
+        return -llr
+
+    return cost
+
+
+def link_pieces(pieces: list, cost, n_tracks: int, first: int, last: int, max_gap: int = MAX_LINK_GAP,
+                cover_reward: float = COVER_REWARD, entry_cost: float = ENTRY_COST) -> list[list]:
+    """Up to ``n_tracks`` chains of pieces (each in time order) by min-cost flow; pieces may stay out.
+
+    A chain holding a piece gains ``cover_reward`` per frame; a chain starting after ``first`` or
+    ending before ``last`` pays ``entry_cost``; linking i to j costs ``cost(i, j)``.
+    """
+    import networkx as nx
+
+    scale = 100  # network simplex wants integer costs
+    G = nx.DiGraph()
+    G.add_node("source", demand=-n_tracks)
+    G.add_node("sink", demand=n_tracks)
+    G.add_edge("source", "sink", capacity=n_tracks, weight=0)  # fewer tracks than fish
+    for i, t in enumerate(pieces):
+        G.add_edge(("in", i), ("out", i), capacity=1, weight=-round(scale * cover_reward * len(t)))
+        G.add_edge("source", ("in", i), capacity=1, weight=round(scale * entry_cost * (t.start > first)))
+        G.add_edge(("out", i), "sink", capacity=1, weight=round(scale * entry_cost * (t.end < last)))
+    order = sorted(range(len(pieces)), key=lambda i: pieces[i].start)
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            gap = pieces[j].start - pieces[i].end
+            if pieces[j].start > pieces[i].end + max_gap:
+                break
+            if gap > 0:
+                G.add_edge(("out", i), ("in", j), capacity=1, weight=round(scale * cost(pieces[i], pieces[j])))
+    flow = nx.network_simplex(G)[1]
+    chains = []
+    for start, f in flow["source"].items():
+        if start == "sink" or not f:
+            continue
+        chain, node = [], start
+        while node != "sink":
+            chain.append(pieces[node[1]])
+            node = next(n for n, f in flow[("out", node[1])].items() if f)
+        chains.append(chain)
+    return chains
+
+
+def place_leftovers(tracks: list, chains: list[list], leftovers: list, model: LinkModel, frame_emb: dict,
+                    max_gap: int = 10) -> tuple[list, int]:
+    """Add each leftover piece (longest first) to the track where it is likelier the same fish than
+    not: motion to the track's nearest frames within ``max_gap``, appearance against the track's
+    mean. DLC's own add-back drops single frames and can pick the wrong track (it indexes the list
+    of fitting tracks with a position in the list of all tracks)."""
+    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+    protos = []
+    for chain in chains:
+        v = [means[t] * len(t) for t in chain if t in means]
+        protos.append(_unit(np.sum(v, axis=0)) if v else None)
+    tracks = list(tracks)
+    placed = 0
+    for piece in sorted(leftovers, key=len, reverse=True):
+        best, best_llr = None, 0.0
+        for n, track in enumerate(tracks):
+            if piece in track:  # overlaps in time: another fish
+                continue
+            i = int(np.searchsorted(track.inds, piece.start))
+            llrs = []
+            if i > 0 and piece.start - track.inds[i - 1] <= max_gap:
+                llrs.append(model.motion(np.linalg.norm(track.centroid[i - 1] - piece.centroid[0]),
+                                         int(piece.start - track.inds[i - 1])))
+            if i < len(track.inds) and track.inds[i] - piece.end <= max_gap:
+                llrs.append(model.motion(np.linalg.norm(track.centroid[i] - piece.centroid[-1]),
+                                         int(track.inds[i] - piece.end)))
+            if not llrs:
+                continue
+            llr = float(np.mean(llrs))
+            if piece in means and protos[n] is not None:
+                llr += model.appearance(float(means[piece] @ protos[n]), len(piece))
+            if llr > best_llr:
+                best, best_llr = n, llr
+        if best is not None:
+            tracks[best] = tracks[best] + piece
+            placed += 1
+    return tracks, placed
+
+
+def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
+                  body_len: float, contact: float, summary: dict):
+    """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout."""
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    from .reid import load_tracklets_dict
+
+    cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), contact * body_len))
+    st = TrackletStitcher.from_dict_of_dict(dict(cut), n_tracks, min_length=PIECE_MIN_LENGTH,
+                                            prestitch_residuals=False)
+    pieces = list(st.tracklets) + list(st.residuals)
+    frame_emb = piece_frame_embeddings(pieces, store, embed)
+    model = fit_link_model(pieces, frame_emb, body_len)
+    chains = link_pieces(list(st.tracklets), make_link_cost(model, frame_emb), n_tracks,
+                         min(t.start for t in pieces), max(t.end for t in pieces))
+    linked = {id(t) for chain in chains for t in chain}
+    leftovers = [t for t in pieces if id(t) not in linked]
+    tracks, placed = place_leftovers([sum(chain) for chain in chains], chains, leftovers, model, frame_emb)
+    st.tracks = np.asarray(tracks, dtype=object)
+    summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
+                   pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
+    return st.format_df(animal_names).reindex(range(n_frames))
+
+
+# --- both -----------------------------------------------------------------------------------
+
+
+def fill_gaps(df, max_gap: int):
+    """Linearly interpolate every column over runs of at most ``max_gap`` missing frames between two
+    tracked frames (a fish hidden for a moment); longer gaps, and the ends, stay empty."""
+    if max_gap <= 0:
+        return df
+    values = df.to_numpy(float)
+    filled = df.interpolate(method="linear", limit_area="inside", axis=0).to_numpy(float)
+    out = values.copy()
+    for col in np.flatnonzero(np.isnan(values).any(axis=0)):
+        edges = np.flatnonzero(np.diff(np.r_[0, np.isnan(values[:, col]).astype(int), 0]))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a <= max_gap:
+                out[a:b, col] = filled[a:b, col]
+    return df.__class__(out, index=df.index, columns=df.columns)
+
+
 def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: int, scorer: str,
-                 bodyparts: list[str], min_length: int = 10, store=None, embed=None,
-                 appearance_weight: float = 1.0) -> StitchResult:
-    """Motion-only and motion+appearance stitching of one video's tracklets."""
+                 bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
+                 appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0) -> StitchResult:
+    """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
+
+    ``max_gap``: gaps of at most this many frames are interpolated in both outputs.
+    """
+    import pickle
+
     from .reid import load_tracklets
 
     summary = {"n_frames": n_frames, "reid_used": False}
@@ -129,19 +415,27 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
         summary.update(tracklets_after=0, warning="no tracklets: empty tracks written")
         return StitchResult(empty, empty.copy(), summary)
     min_length = max(3, min(min_length, max(len(t) for t in tracks.values())))
+    with open(el_pickle, "rb") as fh:
+        raw = pickle.load(fh)
 
-    motion_df, motion_st = _run(el_pickle, n_tracks, min_length, None, animal_names, n_frames)
+    motion_df, motion_st = _run(raw, n_tracks, min_length, None, animal_names, n_frames)
     summary["tracklets_graph"] = len(motion_st.tracklets)
     summary["tracks_after"] = 0 if motion_st.tracks is None else len(motion_st.tracks)
+    motion_df = fill_gaps(motion_df, max_gap)
     if store is None or embed is None:
         summary["warning"] = summary.get("warning", "re-ID unavailable: motion-only tracks used")
         return StitchResult(motion_df, motion_df.copy(), summary)
 
-    def factory(stitcher):
-        emb = tracklet_embeddings(stitcher, store, embed)
-        summary["embedded_ends"] = len(emb)
-        return make_weight_func(emb, body_length(stitcher), appearance_weight)
+    body_len = body_length(motion_st.tracklets)
+    summary["method"] = method
+    if method == "pieces":
+        reid_df = stitch_pieces(raw, n_tracks, animal_names, n_frames, store, embed, body_len, contact, summary)
+    else:
+        def factory(stitcher):
+            emb = tracklet_embeddings(stitcher, store, embed)
+            summary["embedded_ends"] = len(emb)
+            return make_weight_func(emb, body_len, appearance_weight)
 
-    reid_df, _ = _run(el_pickle, n_tracks, min_length, factory, animal_names, n_frames)
+        reid_df, _ = _run(raw, n_tracks, min_length, factory, animal_names, n_frames)
     summary["reid_used"] = True
-    return StitchResult(motion_df, reid_df, summary)
+    return StitchResult(motion_df, fill_gaps(reid_df, max_gap), summary)

@@ -16,6 +16,7 @@ rule analyze:
         batch_size=config["analysis"]["batch_size"],
         device=config["analysis"]["device"],
         features_dtype=config["analysis"]["features_dtype"],
+        appearance_features=config["analysis"]["appearance_features"],
         scorer=SCORER,
     threads: 4
     log:

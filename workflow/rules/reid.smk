@@ -8,6 +8,7 @@ rule triplets:
     params:
         n_triplets=config["reid"]["n_triplets"],
         seed=config["reid"]["seed"],
+        feature_parts=config["reid"]["feature_parts"],
     log:
         f"{LOGS}/triplets/{{vid}}.log",
     benchmark:

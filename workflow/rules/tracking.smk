@@ -14,6 +14,10 @@ rule stitch:
         individuals=S.individuals,
         min_length=config["tracking"]["min_length"],
         appearance_weight=config["reid"]["appearance_weight"],
+        method=config["reid"]["method"],
+        contact=config["reid"]["contact"],
+        feature_parts=config["reid"]["feature_parts"],
+        max_gap=config["tracking"]["max_gap"],
         device=config["reid"]["device"],
         scorer=SCORER,
     log:
