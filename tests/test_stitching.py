@@ -142,3 +142,20 @@ def test_fill_gaps_interpolates_short_gaps_only():
     np.testing.assert_allclose(out[5:8], [5, 6, 7])
     assert np.isnan(out[[0, 1]]).all() and np.isnan(out[12:24]).all()
     assert fill_gaps(pd.DataFrame({"x": x}), 0)["x"].isna().sum() == 17
+
+
+def test_fish_always_touching_fall_back_to_whole_tracklets(tmp_path):
+    feat = {"A": np.tile([1.0, 0, 0, 0], (K, 1)), "B": np.tile([0, 1.0, 0, 0], (K, 1))}
+    tracks, dets = {0: {}, 1: {}, "header": None}, {}
+    for f in range(12):  # two fish side by side, 3 px apart, the whole video: every frame is a contact
+        a, b = pose(20 + 2 * f, 50), pose(20 + 2 * f, 53)
+        dets[f] = [(a, feat["A"]), (b, feat["B"])]
+        tracks[0][f"frame{f:03d}"] = np.c_[a, -np.ones(K)]
+        tracks[1][f"frame{f:03d}"] = np.c_[b, -np.ones(K)]
+    el = tmp_path / "t_el.pickle"
+    with open(el, "wb") as fh:
+        pickle.dump(tracks, fh)
+    r = stitch_video(el, 2, ["fish1", "fish2"], 12, "s", ["a", "b", "c"], min_length=3, store=FakeStore(dets),
+                     embed=embed)
+    assert r.summary["reid_used"] and r.summary["method"] == "tracklets"
+    assert sorted(lanes(r.reid, n) for n in ("fish1", "fish2")) == [{50}, {53}]

@@ -247,8 +247,7 @@ def fit_link_model(pieces: list, frame_emb: dict, body_len: float, max_pairs: in
     same = [float(_unit(e[:len(e) // 2].mean(0)) @ _unit(e[len(e) // 2:].mean(0)))
             for e in frame_emb.values() if len(e) >= 6]
     means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
-    keyed = [t for t in pieces if t in means]
-    other = [float(means[a] @ means[b]) for i, a in enumerate(keyed) for b in keyed[i + 1:] if a in b]
+    other = [float(means[a] @ means[b]) for a, b in overlapping_pairs([t for t in pieces if t in means])]
     if len(other) > max_pairs:
         other = list(rng.choice(other, max_pairs, replace=False))
     steps = [np.linalg.norm(np.diff(t.centroid, axis=0), axis=1) for t in pieces if len(t) > 1]
@@ -260,6 +259,19 @@ def fit_link_model(pieces: list, frame_emb: dict, body_len: float, max_pairs: in
         return (float(np.mean(x)), max(float(np.std(x)), 0.02)) if len(x) >= 3 else (0.0, 1.0)
 
     return LinkModel(same=fit(same), other=fit(other), step=max(step, 0.5), body_len=body_len)
+
+
+def overlapping_pairs(pieces: list) -> list[tuple]:
+    """Pairs of pieces that share a frame (two fish), by a sweep over start times."""
+    order = sorted(pieces, key=lambda t: t.start)
+    pairs = []
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            if b.start > a.end:
+                break
+            if a in b:  # spans overlap; a gap inside a piece could still separate them
+                pairs.append((a, b))
+    return pairs
 
 
 def make_link_cost(model: LinkModel, frame_emb: dict):
@@ -313,32 +325,51 @@ def link_pieces(pieces: list, cost, n_tracks: int, first: int, last: int, max_ga
     return chains
 
 
-def place_leftovers(tracks: list, chains: list[list], leftovers: list, model: LinkModel, frame_emb: dict,
-                    max_gap: int = 10) -> tuple[list, int]:
-    """Add each leftover piece (longest first) to the track where it is likelier the same fish than
-    not: motion to the track's nearest frames within ``max_gap``, appearance against the track's
+def merge(pieces: list):
+    """One DLC ``Tracklet`` from pieces that do not overlap in time (built once: ``+`` re-checks the
+    order of every frame each time, which is quadratic over a long video)."""
+    from deeplabcut.refine_training_dataset.stitch import Tracklet
+
+    width = max(t.data.shape[-1] for t in pieces)
+    data = np.concatenate([t.data if t.data.shape[-1] == width else
+                           np.concatenate([t.data, np.full(t.data.shape[:2] + (width - t.data.shape[-1],), np.nan)],
+                                          axis=-1) for t in pieces])
+    return Tracklet(data, np.concatenate([t.inds for t in pieces]))
+
+
+def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame_emb: dict, n_frames: int,
+                    max_gap: int = 10) -> tuple[list[list], int]:
+    """Add each leftover piece (longest first) to the chain where it is likelier the same fish than
+    not: motion to the chain's nearest frames within ``max_gap``, appearance against the chain's
     mean. DLC's own add-back drops single frames and can pick the wrong track (it indexes the list
     of fitting tracks with a position in the list of all tracks)."""
     means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+    chains = [list(c) for c in chains]
     protos = []
-    for chain in chains:
+    occupied = np.zeros((len(chains), n_frames), bool)
+    centre = np.full((len(chains), n_frames, 2), np.nan)
+    for n, chain in enumerate(chains):
         v = [means[t] * len(t) for t in chain if t in means]
         protos.append(_unit(np.sum(v, axis=0)) if v else None)
-    tracks = list(tracks)
+        for t in chain:
+            occupied[n, t.inds] = True
+            centre[n, t.inds] = t.centroid
     placed = 0
     for piece in sorted(leftovers, key=len, reverse=True):
         best, best_llr = None, 0.0
-        for n, track in enumerate(tracks):
-            if piece in track:  # overlaps in time: another fish
+        lo, hi = max(0, piece.start - max_gap), min(n_frames, piece.end + 1 + max_gap)
+        for n in range(len(chains)):
+            if occupied[n, piece.inds].any():  # that fish is already elsewhere then
                 continue
-            i = int(np.searchsorted(track.inds, piece.start))
             llrs = []
-            if i > 0 and piece.start - track.inds[i - 1] <= max_gap:
-                llrs.append(model.motion(np.linalg.norm(track.centroid[i - 1] - piece.centroid[0]),
-                                         int(piece.start - track.inds[i - 1])))
-            if i < len(track.inds) and track.inds[i] - piece.end <= max_gap:
-                llrs.append(model.motion(np.linalg.norm(track.centroid[i] - piece.centroid[-1]),
-                                         int(track.inds[i] - piece.end)))
+            before = np.flatnonzero(occupied[n, lo:piece.start])
+            if len(before):
+                f = lo + before[-1]
+                llrs.append(model.motion(np.linalg.norm(centre[n, f] - piece.centroid[0]), int(piece.start - f)))
+            after = np.flatnonzero(occupied[n, piece.end + 1:hi])
+            if len(after):
+                f = piece.end + 1 + after[0]
+                llrs.append(model.motion(np.linalg.norm(centre[n, f] - piece.centroid[-1]), int(f - piece.end)))
             if not llrs:
                 continue
             llr = float(np.mean(llrs))
@@ -347,9 +378,11 @@ def place_leftovers(tracks: list, chains: list[list], leftovers: list, model: Li
             if llr > best_llr:
                 best, best_llr = n, llr
         if best is not None:
-            tracks[best] = tracks[best] + piece
+            chains[best].append(piece)
+            occupied[best, piece.inds] = True
+            centre[best, piece.inds] = piece.centroid
             placed += 1
-    return tracks, placed
+    return chains, placed
 
 
 def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
@@ -360,17 +393,22 @@ def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: i
     from .reid import load_tracklets_dict
 
     cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), contact * body_len))
-    st = TrackletStitcher.from_dict_of_dict(dict(cut), n_tracks, min_length=PIECE_MIN_LENGTH,
-                                            prestitch_residuals=False)
+    try:
+        st = TrackletStitcher.from_dict_of_dict(dict(cut), n_tracks, min_length=PIECE_MIN_LENGTH,
+                                                prestitch_residuals=False)
+    except OSError:  # DLC: "Tracklets are empty": no piece of PIECE_MIN_LENGTH frames
+        return None
     pieces = list(st.tracklets) + list(st.residuals)
     frame_emb = piece_frame_embeddings(pieces, store, embed)
     model = fit_link_model(pieces, frame_emb, body_len)
     chains = link_pieces(list(st.tracklets), make_link_cost(model, frame_emb), n_tracks,
                          min(t.start for t in pieces), max(t.end for t in pieces))
+    if not chains:
+        return None
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
-    tracks, placed = place_leftovers([sum(chain) for chain in chains], chains, leftovers, model, frame_emb)
-    st.tracks = np.asarray(tracks, dtype=object)
+    chains, placed = place_leftovers(chains, leftovers, model, frame_emb, max(t.end for t in pieces) + 1)
+    st.tracks = np.asarray([merge(chain) for chain in chains], dtype=object)
     summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
                    pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
     return st.format_df(animal_names).reindex(range(n_frames))
@@ -428,9 +466,14 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
 
     body_len = body_length(motion_st.tracklets)
     summary["method"] = method
+    reid_df = None
     if method == "pieces":
         reid_df = stitch_pieces(raw, n_tracks, animal_names, n_frames, store, embed, body_len, contact, summary)
-    else:
+        if reid_df is None:
+            log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
+                        el_pickle, PIECE_MIN_LENGTH)
+            summary["method"] = method = "tracklets"
+    if reid_df is None:
         def factory(stitcher):
             emb = tracklet_embeddings(stitcher, store, embed)
             summary["embedded_ends"] = len(emb)
