@@ -325,6 +325,33 @@ def link_pieces(pieces: list, cost, n_tracks: int, first: int, last: int, max_ga
     return chains
 
 
+def as_tracklet(frames: dict):
+    """One DLC ``Tracklet`` from {frame key: keypoint rows} (as DLC's ``from_dict_of_dict``)."""
+    from deeplabcut.refine_training_dataset.stitch import Tracklet
+
+    data = np.asarray(list(frames.values()), dtype=np.float64)
+    if data.ndim == 2:  # flat rows
+        data = data.reshape(len(data), -1, 3)
+    return Tracklet(data, np.array([frame_index(k) for k in frames]))
+
+
+def tracklet_objects(raw: dict) -> list:
+    """DLC ``Tracklet`` objects of a tracklet dict, as DLC's stitcher makes them (rows without any
+    keypoint dropped, split where frames are missing), without its all-pairs overlap table."""
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    out = []
+    for key, frames in raw.items():
+        if key in ("header", "single") or not isinstance(frames, dict) or not frames:
+            continue
+        t = TrackletStitcher.purify_tracklet(as_tracklet(frames))
+        if t is None:
+            continue
+        breaks = np.flatnonzero(np.diff(t.inds) != 1) + 1
+        out.extend(TrackletStitcher.split_tracklet(t, t.inds[breaks]) if len(breaks) else [t])
+    return out
+
+
 def merge(pieces: list):
     """One DLC ``Tracklet`` from pieces that do not overlap in time (built once: ``+`` re-checks the
     order of every frame each time, which is quadratic over a long video)."""
@@ -393,21 +420,26 @@ def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: i
     from .reid import load_tracklets_dict
 
     cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), contact * body_len))
-    try:
-        st = TrackletStitcher.from_dict_of_dict(dict(cut), n_tracks, min_length=PIECE_MIN_LENGTH,
-                                                prestitch_residuals=False)
-    except OSError:  # DLC: "Tracklets are empty": no piece of PIECE_MIN_LENGTH frames
+    pieces = tracklet_objects(cut)
+    linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
+    if not linkable:
         return None
-    pieces = list(st.tracklets) + list(st.residuals)
     frame_emb = piece_frame_embeddings(pieces, store, embed)
     model = fit_link_model(pieces, frame_emb, body_len)
-    chains = link_pieces(list(st.tracklets), make_link_cost(model, frame_emb), n_tracks,
+    chains = link_pieces(linkable, make_link_cost(model, frame_emb), n_tracks,
                          min(t.start for t in pieces), max(t.end for t in pieces))
     if not chains:
         return None
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
     chains, placed = place_leftovers(chains, leftovers, model, frame_emb, max(t.end for t in pieces) + 1)
+    # DLC's stitcher only to write the tracks in its layout (built on one piece: its constructor
+    # compares every pair of tracklets, which is slow for thousands of pieces)
+    st = TrackletStitcher([max(linkable, key=len)], n_tracks, min_length=PIECE_MIN_LENGTH,
+                          prestitch_residuals=False)
+    st.header = raw.get("header")
+    if isinstance(raw.get("single"), dict) and raw["single"]:
+        st.single = as_tracklet(raw["single"])
     st.tracks = np.asarray([merge(chain) for chain in chains], dtype=object)
     summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
                    pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
