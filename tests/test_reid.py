@@ -53,14 +53,22 @@ def test_lookup_ignores_missing_keypoints_and_reports_no_overlap():
 
 
 def test_sample_keypoint_features_nearest_cell():
+    import torch
+
     fmap = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)  # C=2, h=4, w=5, stride 8
-    poses = np.array([[[0, 0, 1], [9, 17, 1], [39, 31, 1], [-1, -1, -1]]], dtype=np.float32)
-    out = sample_keypoint_features(fmap, poses, (40, 32))
-    assert out.shape == (1, 4, 2)
-    assert out[0, 0].tolist() == fmap[:, 0, 0].tolist()
-    assert out[0, 1].tolist() == fmap[:, 2, 1].tolist()
-    assert out[0, 2].tolist() == fmap[:, 3, 4].tolist()  # clipped to the map
-    assert out[0, 3].tolist() == [0, 0]
+    poses = np.array([[[0, 0, 1], [9, 17, 1], [39, 31, 1], [-1, -1, -1]],
+                      [[12, 4, 1], [np.nan, np.nan, 0.5], [20, 20, -1], [44, -2, 1]]], dtype=np.float32)
+    # a batch of two images, each with 2 (here: 1 and 1) animals
+    out = sample_keypoint_features(torch.from_numpy(np.stack([fmap, fmap + 100])),
+                                   torch.from_numpy(poses[:, None]), (40, 32)).numpy()
+    assert out.shape == (2, 1, 4, 2)
+    assert out[0, 0, 0].tolist() == fmap[:, 0, 0].tolist()
+    assert out[0, 0, 1].tolist() == fmap[:, 2, 1].tolist()
+    assert out[0, 0, 2].tolist() == fmap[:, 3, 4].tolist()  # clipped to the map
+    assert out[0, 0, 3].tolist() == [0, 0]  # DLC's padding
+    assert out[1, 0, 0].tolist() == (fmap[:, 0, 2] + 100).tolist()  # 12/8 = 1.5 rounds to even: 2
+    assert out[1, 0, 1].tolist() == [0, 0] and out[1, 0, 2].tolist() == [0, 0]  # missing, score -1
+    assert out[1, 0, 3].tolist() == (fmap[:, 0, 4] + 100).tolist()  # just outside: clipped
 
 
 def _store(tmp_path, frames):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import publish, staging_dir
-from .features import FeatureWriter, sample_keypoint_features
+from .features import FeatureWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,73 +35,55 @@ def fine_stage(backbone):
     return getattr(inner, "layer2", None)
 
 
-class AppearanceTaps:
-    """Forward hooks that add a stride-8 stage and the pooled input colours to DLC's backbone output.
+class KeypointFeatureTap:
+    """Features at every predicted keypoint, from the forward pass that predicts the poses.
 
-    DLC's ``PoseModel`` returns ``outputs["backbone"] = {"features": ...}`` when
-    ``output_features`` is set, and its runner splits every tensor of that dict per image;
-    the extra maps travel the same way, into :class:`KeypointFeatureTap`. Pose outputs are
-    not touched (hooks only read).
+    Hooks keep the input image and (``appearance``) a stride-8 backbone stage; DLC's
+    ``get_predictions`` is wrapped so that, once the poses are predicted, every map is sampled at
+    them on the model's device and only those (n, K, C) vectors travel on, as
+    ``predictions["backbone"]["keypoint_features"]`` (DLC's runner splits them per image). The
+    postprocessor wrapper then hands them over aligned with DLC's assemblies. Pose outputs are not
+    touched: hooks only read, and DLC's postprocessing runs unchanged.
     """
 
-    def __init__(self, model, colour_pool: int = 4, fine: bool = True):
+    def __init__(self, runner, appearance: bool = True, colour_pool: int = 4):
         import torch.nn.functional as F
 
-        self._stash: dict = {}
-        self.handles = []
-        self.pool = colour_pool
-        stage = fine_stage(model.backbone) if fine else None
-        if stage is not None:
-            self.handles.append(stage.register_forward_hook(lambda m, a, out: self._stash.__setitem__("fine", out)))
+        from .features import sample_keypoint_features
+
+        model = runner.model
+        model.output_features = True
+        self.inner = runner.postprocessor
+        self.layout = ""
+        stash: dict = {}
+        if appearance and fine_stage(model.backbone) is not None:
+            fine_stage(model.backbone).register_forward_hook(lambda m, a, out: stash.__setitem__("fine", out))
 
         def keep_image(module, args):
             x = args[0]
-            # mean colour over a pool x pool neighbourhood: robust to a keypoint a pixel off
-            self._stash["colour"] = F.avg_pool2d(x, self.pool, stride=self.pool, ceil_mode=True)
+            stash["input_size"] = (x.shape[-1], x.shape[-2])
+            if appearance:  # mean colour over a pool x pool neighbourhood: robust to a keypoint a pixel off
+                stash["colour"] = F.avg_pool2d(x, colour_pool, stride=colour_pool, ceil_mode=True)
 
-        def add_maps(module, args, outputs):
-            if "backbone" in outputs:
-                outputs["backbone"].update(self._stash)
-            self._stash = {}
+        model.backbone.register_forward_pre_hook(keep_image)
+        get_predictions = model.get_predictions
 
-        self.handles.append(model.backbone.register_forward_pre_hook(keep_image))
-        self.handles.append(model.register_forward_hook(add_maps))
+        def with_keypoint_features(outputs):
+            predictions = get_predictions(outputs)
+            maps = {"features": predictions.pop("backbone")["features"], **stash}
+            names = [m for m in APPEARANCE_MAPS if m in maps]
+            self.layout = ",".join(f"{m}:{maps[m].shape[1]}" for m in names)
+            poses = predictions["bodypart"]["poses"]
+            predictions["backbone"] = {"keypoint_features": torch_cat(
+                [sample_keypoint_features(maps[m], poses, stash["input_size"]) for m in names])}
+            stash.clear()
+            return predictions
 
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
-def feature_layout(backbone_maps: dict) -> str:
-    """e.g. ``features:512,fine:128,colour:3``: which channels of a stored feature vector come from where."""
-    return ",".join(f"{name}:{backbone_maps[name].shape[0]}" for name in APPEARANCE_MAPS if name in backbone_maps)
-
-
-def keypoint_appearance(backbone_maps: dict, poses, image_size) -> np.ndarray:
-    """(n, K, C) features at each keypoint: every map of ``APPEARANCE_MAPS`` present, concatenated."""
-    parts = [sample_keypoint_features(backbone_maps[name], poses, image_size)
-             for name in APPEARANCE_MAPS if name in backbone_maps]
-    return np.concatenate(parts, axis=-1)
-
-
-class KeypointFeatureTap:
-    """Wraps a bottom-up postprocessor: samples features at the raw poses, then runs the original.
-
-    The features of assembly i line up with row i of the postprocessed ``bodyparts``
-    (DLC concatenates, rescales and pads without reordering rows).
-    """
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.layout = ""
+        model.get_predictions = with_keypoint_features
+        runner.postprocessor = self
 
     def __call__(self, predictions, context):
-        feats = []
-        for pred in predictions:
-            backbone = pred.pop("backbone")  # keep DLC's own postprocessing unaware of it
-            self.layout = self.layout or feature_layout(backbone)
-            poses = pred["bodypart"]["poses"]
-            feats.append(keypoint_appearance(backbone, poses, context["image_size"]))
+        feats = [pred.pop("backbone")["keypoint_features"] for pred in predictions]  # DLC's steps never see it
         out, context = self.inner(predictions, context)
         f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,))
         padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=np.float32)
@@ -109,6 +91,12 @@ class KeypointFeatureTap:
         padded[:n] = f[:n]
         out["keypoint_features"] = padded
         return out, context
+
+
+def torch_cat(tensors):
+    import torch
+
+    return torch.cat(tensors, dim=-1)
 
 
 def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
@@ -122,7 +110,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
     appearance: store, besides DLC's backbone features, a stride-8 stage and local colour at each
-    keypoint (:class:`AppearanceTaps`); False stores DLC's backbone features only.
+    keypoint (:class:`KeypointFeatureTap`); False stores DLC's backbone features only.
     """
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
     from deeplabcut.pose_estimation_pytorch.apis import videos as dlc_videos
@@ -141,10 +129,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     runner = dlc_utils.get_pose_inference_runner(
         model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),
         batch_size=batch_size)
-    runner.model.output_features = True
-    if appearance:
-        AppearanceTaps(runner.model)
-    tap = runner.postprocessor = KeypointFeatureTap(runner.postprocessor)
+    tap = KeypointFeatureTap(runner, appearance=appearance)
 
     iterator = dlc_videos.VideoIterator(str(video))
     n_frames_meta = iterator.get_n_frames()

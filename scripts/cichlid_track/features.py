@@ -22,29 +22,30 @@ from pathlib import Path
 import numpy as np
 
 
-def sample_keypoint_features(feature_map: np.ndarray, poses: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """Feature vectors at keypoints, nearest cell of the backbone map (as DLC's ``PrepareBackboneFeatures``).
+def sample_keypoint_features(feature_maps, poses, input_size: tuple[int, int]):
+    """Feature vectors at keypoints, nearest cell of the map (as DLC's ``PrepareBackboneFeatures``),
+    on whatever device the tensors are (only these small vectors leave the GPU, not the maps).
 
-    feature_map: (C, h, w); poses: (n, K, >=2) in model-input pixels; missing keypoints are NaN or DLC's
-    padding (score -1, or all coordinates negative); a point slightly outside the image is clipped to the map;
-    input_size: (width, height) of the model input. Returns (n, K, C); zeros for invalid keypoints.
+    feature_maps: (B, C, h, w) tensor; poses: (B, n, K, >=2) tensor in model-input pixels; missing keypoints
+    are NaN or DLC's padding (score -1, or all coordinates negative); a point slightly outside the image is
+    clipped to the map; input_size: (width, height) of the model input. Returns (B, n, K, C) float32; zeros
+    for invalid keypoints.
     """
-    c, h, w = feature_map.shape
-    n, k = poses.shape[:2]
-    out = np.zeros((n, k, c), dtype=feature_map.dtype)
-    if n == 0:
-        return out
-    xy = poses[..., :2].astype(np.float64)
-    valid = np.all(np.isfinite(xy), axis=-1) & ~np.all(xy < 0, axis=-1)
+    import torch
+
+    b, c, h, w = feature_maps.shape
+    n, k = poses.shape[1:3]
+    xy = poses[..., :2].float()
+    valid = torch.isfinite(xy).all(-1) & ~(xy < 0).all(-1)
     if poses.shape[-1] > 2:
         valid &= ~(poses[..., 2] < 0)
-    stride_x, stride_y = input_size[0] / w, input_size[1] / h
-    ix = np.clip(np.rint(np.nan_to_num(xy[..., 0]) / stride_x).astype(int), 0, w - 1)
-    iy = np.clip(np.rint(np.nan_to_num(xy[..., 1]) / stride_y).astype(int), 0, h - 1)
-    gathered = feature_map[:, iy, ix]  # (C, n, K)
-    out[:] = np.moveaxis(gathered, 0, -1)
-    out[~valid] = 0
-    return out
+    xy = torch.nan_to_num(xy)
+    ix = torch.round(xy[..., 0] / (input_size[0] / w)).long().clamp(0, w - 1)
+    iy = torch.round(xy[..., 1] / (input_size[1] / h)).long().clamp(0, h - 1)
+    cells = (iy * w + ix).reshape(b, 1, n * k).expand(b, c, n * k)
+    out = torch.gather(feature_maps.reshape(b, c, h * w).float(), 2, cells)  # (B, C, n*K)
+    out = out.reshape(b, c, n, k).permute(0, 2, 3, 1)
+    return out * valid.unsqueeze(-1)
 
 
 class FeatureWriter:
