@@ -105,24 +105,23 @@ def our_stitch_time(settings, vid: str) -> float:
 def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float) -> pd.DataFrame:
     """The ceiling: our pieces, each given to the fish it mostly follows in the ground truth (longest
     first, never two pieces of one fish in the same frame)."""
+    import json
     import pickle
-
-    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
 
     from cichlid_track.metrics import centroids
     from cichlid_track.reid import load_tracklets_dict
-    from cichlid_track.stitching import body_length, contact_frames, fill_gaps, split_at_contacts
+    from cichlid_track.stitching import (body_length, cut_pieces, fill_gaps, merge, tracklet_objects,
+                                         tracks_dataframe)
 
     with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
         raw = pickle.load(fh)
-    n, names = settings.n_tracks, settings.individuals[:settings.n_tracks]
-    whole = TrackletStitcher.from_dict_of_dict(dict(raw), n, min_length=3, prestitch_residuals=False)
-    limit = settings.config["reid"]["contact"] * body_length(list(whole.tracklets) + list(whole.residuals))
-    cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), limit))
-    st = TrackletStitcher.from_dict_of_dict(dict(cut), n, min_length=3, prestitch_residuals=False)
+    # the body length our stitcher cut with, so that the pieces are the same
+    summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+    body_len = summary.get("link_model", {}).get("body_length_px") or body_length(tracklet_objects(raw))
+    pieces = cut_pieces(raw, load_tracklets_dict(raw), settings.config["reid"]["contact"] * body_len)
     gt = np.stack(list(centroids(truth).values()))
     fish = [[] for _ in range(len(gt))]
-    for t in sorted(list(st.tracklets) + list(st.residuals), key=len, reverse=True):
+    for t in sorted(pieces, key=len, reverse=True):
         votes = []
         for i, f in enumerate(t.inds):
             d = np.linalg.norm(gt[:, f] - t.centroid[i], axis=1)
@@ -132,8 +131,9 @@ def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float)
             g = max(set(votes), key=votes.count)
             if all(t not in other for other in fish[g]):
                 fish[g].append(t)
-    st.tracks = np.asarray([sum(f) for f in fish if f], dtype=object)
-    return fill_gaps(st.format_df(names).reindex(range(len(truth))), settings.config["tracking"]["max_gap"])
+    tracks = tracks_dataframe([merge(f) for f in fish if f], raw, settings.n_tracks,
+                              settings.individuals[:settings.n_tracks], len(truth))
+    return fill_gaps(tracks, settings.config["tracking"]["max_gap"])
 
 
 def lookup_error_rates(settings, vid: str, offsets=(0, 1, 2, 4, 8), n=2000, seed=0) -> dict:

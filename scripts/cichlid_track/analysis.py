@@ -47,6 +47,7 @@ class KeypointFeatureTap:
     """
 
     def __init__(self, runner, appearance: bool = True, colour_pool: int = 4):
+        import torch
         import torch.nn.functional as F
 
         from .features import sample_keypoint_features
@@ -56,8 +57,9 @@ class KeypointFeatureTap:
         self.inner = runner.postprocessor
         self.layout = ""
         stash: dict = {}
-        if appearance and fine_stage(model.backbone) is not None:
-            fine_stage(model.backbone).register_forward_hook(lambda m, a, out: stash.__setitem__("fine", out))
+        stage = fine_stage(model.backbone) if appearance else None
+        if stage is not None:
+            stage.register_forward_hook(lambda m, a, out: stash.__setitem__("fine", out))
 
         def keep_image(module, args):
             x = args[0]
@@ -74,8 +76,8 @@ class KeypointFeatureTap:
             names = [m for m in APPEARANCE_MAPS if m in maps]
             self.layout = ",".join(f"{m}:{maps[m].shape[1]}" for m in names)
             poses = predictions["bodypart"]["poses"]
-            predictions["backbone"] = {"keypoint_features": torch_cat(
-                [sample_keypoint_features(maps[m], poses, stash["input_size"]) for m in names])}
+            predictions["backbone"] = {"keypoint_features": torch.cat(
+                [sample_keypoint_features(maps[m], poses, stash["input_size"]) for m in names], dim=-1)}
             stash.clear()
             return predictions
 
@@ -91,12 +93,6 @@ class KeypointFeatureTap:
         padded[:n] = f[:n]
         out["keypoint_features"] = padded
         return out, context
-
-
-def torch_cat(tensors):
-    import torch
-
-    return torch.cat(tensors, dim=-1)
 
 
 def valid_rows(bodyparts: np.ndarray) -> np.ndarray:

@@ -58,6 +58,11 @@ def load_tracklets(el_pickle: str | Path) -> dict[int, dict[int, np.ndarray]]:
         return load_tracklets_dict(pickle.load(fh))
 
 
+def frame_index(key) -> int:
+    """Frame number of an ``_el.pickle`` frame key (``"frame012"``) or an int."""
+    return int(re.findall(r"\d+", key)[0]) if isinstance(key, str) else int(key)
+
+
 def load_tracklets_dict(raw: dict) -> dict[int, dict[int, np.ndarray]]:
     """The content of an ``_el.pickle`` -> {tracklet id: {frame: (K, 3) x, y, likelihood}}."""
     out = {}
@@ -66,7 +71,7 @@ def load_tracklets_dict(raw: dict) -> dict[int, dict[int, np.ndarray]]:
             continue
         track = {}
         for fkey, flat in frames.items():
-            frame = int(re.findall(r"\d+", fkey)[0]) if isinstance(fkey, str) else int(fkey)
+            frame = frame_index(fkey)
             arr = np.asarray(flat, dtype=np.float64)
             if arr.ndim == 1:  # flat x, y, likelihood per keypoint
                 arr = arr.reshape(-1, 3)

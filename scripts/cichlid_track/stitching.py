@@ -31,12 +31,11 @@ on the CPU, and looks features up with its buggy nearest-detection search.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .reid import nearest_assembly
+from .reid import frame_index, load_tracklets_dict, nearest_assembly
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,11 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def frame_index(key) -> int:
-    """Frame number of an ``_el.pickle`` frame key (``"frame012"``) or an int."""
-    return int(re.findall(r"\d+", key)[0]) if isinstance(key, str) else int(key)
+def detection_features(tracklet, i: int, store, max_px: float = 3.0):
+    """Stored features of the detection a tracklet holds at its i-th frame, or None if none matches."""
+    frame = int(tracklet.inds[i])
+    j, _ = nearest_assembly(tracklet.data[i][:, :3], store.keypoints(frame), max_distance=max_px)
+    return np.asarray(store.features(frame)[j], dtype=np.float32) if j >= 0 else None
 
 
 # --- method "tracklets": DLC's stitcher with an appearance term ---------------------------
@@ -91,10 +92,9 @@ def end_features(tracklet, store, head: bool, max_px: float = 3.0):
     order = range(len(tracklet)) if head else range(len(tracklet) - 1, -1, -1)
     feats = []
     for i in order:
-        frame = int(tracklet.inds[i])
-        idx, _ = nearest_assembly(tracklet.data[i][:, :3], store.keypoints(frame), max_distance=max_px)
-        if idx >= 0:
-            feats.append(np.asarray(store.features(frame)[idx], dtype=np.float32))
+        f = detection_features(tracklet, i, store, max_px)
+        if f is not None:
+            feats.append(f)
         if len(feats) >= END_FRAMES:
             break
     return np.mean(feats, axis=0) if feats else None
@@ -192,10 +192,9 @@ def piece_frame_embeddings(pieces: list, store, embed, max_frames: int = EMBEDDE
     batch, owner = [], []
     for t in pieces:
         for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
-            frame = int(t.inds[i])
-            j, _ = nearest_assembly(t.data[i][:, :3], store.keypoints(frame), max_distance=3.0)
-            if j >= 0:
-                batch.append(np.asarray(store.features(frame)[j], dtype=np.float32))
+            f = detection_features(t, i, store)
+            if f is not None:
+                batch.append(f)
                 owner.append(t)
     if not batch:
         return {}
@@ -352,16 +351,17 @@ def tracklet_objects(raw: dict) -> list:
     return out
 
 
+def cut_pieces(raw: dict, tracks: dict, limit_px: float) -> list:
+    """DLC ``Tracklet`` pieces of a video's tracklets cut where fish come closer than ``limit_px``."""
+    return tracklet_objects(split_at_contacts(raw, contact_frames(tracks, limit_px)))
+
+
 def merge(pieces: list):
     """One DLC ``Tracklet`` from pieces that do not overlap in time (built once: ``+`` re-checks the
     order of every frame each time, which is quadratic over a long video)."""
     from deeplabcut.refine_training_dataset.stitch import Tracklet
 
-    width = max(t.data.shape[-1] for t in pieces)
-    data = np.concatenate([t.data if t.data.shape[-1] == width else
-                           np.concatenate([t.data, np.full(t.data.shape[:2] + (width - t.data.shape[-1],), np.nan)],
-                                          axis=-1) for t in pieces])
-    return Tracklet(data, np.concatenate([t.inds for t in pieces]))
+    return Tracklet(np.concatenate([t.data for t in pieces]), np.concatenate([t.inds for t in pieces]))
 
 
 def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame_emb: dict, n_frames: int,
@@ -412,15 +412,11 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame
     return chains, placed
 
 
-def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
+def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
                   body_len: float, contact: float, summary: dict):
-    """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout."""
-    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
-
-    from .reid import load_tracklets_dict
-
-    cut = split_at_contacts(raw, contact_frames(load_tracklets_dict(raw), contact * body_len))
-    pieces = tracklet_objects(cut)
+    """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout.
+    raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it."""
+    pieces = cut_pieces(raw, tracks, contact * body_len)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
         return None
@@ -433,16 +429,22 @@ def stitch_pieces(raw: dict, n_tracks: int, animal_names: list[str], n_frames: i
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
     chains, placed = place_leftovers(chains, leftovers, model, frame_emb, max(t.end for t in pieces) + 1)
-    # DLC's stitcher only to write the tracks in its layout (built on one piece: its constructor
-    # compares every pair of tracklets, which is slow for thousands of pieces)
-    st = TrackletStitcher([max(linkable, key=len)], n_tracks, min_length=PIECE_MIN_LENGTH,
-                          prestitch_residuals=False)
+    summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
+                   pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
+    return tracks_dataframe([merge(chain) for chain in chains], raw, n_tracks, animal_names, n_frames)
+
+
+def tracks_dataframe(tracks: list, raw: dict, n_tracks: int, animal_names: list[str], n_frames: int):
+    """Tracks (DLC ``Tracklet`` objects, the longest at least 3 frames) in DLC's ``_el.h5`` layout, one row
+    per frame. DLC's stitcher does the writing; it is built on one track only, since its constructor
+    compares every pair of tracklets (slow for thousands of pieces)."""
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    st = TrackletStitcher([max(tracks, key=len)], n_tracks, min_length=PIECE_MIN_LENGTH, prestitch_residuals=False)
     st.header = raw.get("header")
     if isinstance(raw.get("single"), dict) and raw["single"]:
         st.single = as_tracklet(raw["single"])
-    st.tracks = np.asarray([merge(chain) for chain in chains], dtype=object)
-    summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
-                   pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
+    st.tracks = np.asarray(tracks, dtype=object)
     return st.format_df(animal_names).reindex(range(n_frames))
 
 
@@ -474,10 +476,10 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     """
     import pickle
 
-    from .reid import load_tracklets
-
+    with open(el_pickle, "rb") as fh:
+        raw = pickle.load(fh)
     summary = {"n_frames": n_frames, "reid_used": False}
-    tracks = load_tracklets(el_pickle)
+    tracks = load_tracklets_dict(raw)
     summary["tracklets_before"] = len(tracks)
     if not tracks or max(len(t) for t in tracks.values()) < 3:
         log.warning("%s: no tracklet to stitch (no fish detected?); writing empty tracks", el_pickle)
@@ -485,8 +487,6 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
         summary.update(tracklets_after=0, warning="no tracklets: empty tracks written")
         return StitchResult(empty, empty.copy(), summary)
     min_length = max(3, min(min_length, max(len(t) for t in tracks.values())))
-    with open(el_pickle, "rb") as fh:
-        raw = pickle.load(fh)
 
     motion_df, motion_st = _run(raw, n_tracks, min_length, None, animal_names, n_frames)
     summary["tracklets_graph"] = len(motion_st.tracklets)
@@ -500,7 +500,8 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     summary["method"] = method
     reid_df = None
     if method == "pieces":
-        reid_df = stitch_pieces(raw, n_tracks, animal_names, n_frames, store, embed, body_len, contact, summary)
+        reid_df = stitch_pieces(raw, tracks, n_tracks, animal_names, n_frames, store, embed, body_len, contact,
+                                summary)
         if reid_df is None:
             log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
                         el_pickle, PIECE_MIN_LENGTH)
