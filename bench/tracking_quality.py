@@ -98,6 +98,7 @@ def our_stitch_time(settings, vid: str) -> float:
         stitch_video(settings.video_file(vid, "_el.pickle"), settings.n_tracks, settings.individuals,
                      int(meta["nframes"]), settings.scorer, list(meta["bodyparts"]),
                      min_length=settings.config["tracking"]["min_length"], store=store, embed=embed,
+                     body_store=store.select(["body"]) if settings.config["reid"]["body_colour"] else None,
                      **stitch_options(settings))
     return time.perf_counter() - start
 

@@ -19,11 +19,17 @@ def main(smk):
             raise ValueError(f"{smk.input.reid} reads {embed.feature_dim} feature channels but {smk.input.features} "
                              f"gives {store.n_features} (reid.feature_parts {smk.params.feature_parts}); delete the "
                              f"re-ID model so that it is trained again")
+        body_store = store.select(["body"]) if smk.params.body_colour else None
+        if smk.params.body_colour and body_store is None:
+            print(f"warning: {smk.input.features} has no body colour (analysed with appearance_features: false or "
+                  f"by an older version): linking uses the re-ID transformer only; to add it, re-run the analysis "
+                  f"(snakemake --forcerun analyze)")
         result = stitch_video(smk.input.tracklets, smk.params.n_tracks, list(smk.params.individuals),
                               int(meta["nframes"]), smk.params.scorer, list(meta["bodyparts"]),
                               min_length=smk.params.min_length, store=store, embed=embed,
                               method=smk.params.method, appearance_weight=smk.params.appearance_weight,
-                              contact=smk.params.contact, max_gap=smk.params.max_gap)
+                              contact=smk.params.contact, max_gap=smk.params.max_gap,
+                              body_store=body_store)
     if embed is None:
         import torch
 

@@ -59,10 +59,11 @@ def test_one_pass_pose_outputs_equal_deeplabcuts(settings, demo_run, tmp_path):
     # features: one row per assembly, aligned with the assemblies file, in one HDF5 file
     with FeatureStore(outputs["features"]) as store:
         assert store.n_frames == len([k for k in ours_a if k != "single"])
-        # DLC's backbone output, then appearance maps: resnet18's stride-8 stage (128) and colour (3)
+        # DLC's backbone output, then appearance maps: resnet18's stride-8 stage (128), colour at the
+        # keypoints (3) and inside the body (3)
         backbone = settings.config["training"]["backbone_output_channels"]
-        assert store.layout == f"features:{backbone},fine:128,colour:3"
-        assert store.n_features == backbone + 128 + 3
+        assert store.layout == f"features:{backbone},fine:128,colour:3,body:3"
+        assert store.n_features == backbone + 128 + 3 + 3
         for frame in (0, store.n_frames // 2, store.n_frames - 1):
             kps = store.keypoints(frame)
             ref = ours_a[frame][..., :2].astype(np.float64)

@@ -47,8 +47,12 @@ def test_every_artifact_exists_with_content(settings, demo_run):
         # the final tracks come from the re-ID path: tracklets cut at contacts, linked with appearance
         summary = __import__("json").loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
         assert summary["reid_used"] and summary["method"] == "pieces", summary
-        assert summary["pieces_linked"] > 0 and summary["link_model"]["same_fish_similarity"][0] > \
-            summary["link_model"]["other_fish_similarity"][0], summary
+        assert summary["pieces_linked"] > 0, summary
+        for cue in ("transformer", "body colour"):  # both appearance cues fitted, same fish more alike
+            fit = summary["link_model"]["appearance"][cue]
+            assert fit["same_fish_similarity"][0] > fit["other_fish_similarity"][0], summary
+        errors = list(summary["link_model"]["motion_error_px"].values())
+        assert errors == sorted(errors), summary  # extrapolation error grows with the gap
         assert embed.feature_dim == 128 + 3  # the transformer reads the stride-8 stage and colour
 
 

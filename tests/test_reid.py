@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cichlid_track.features import FeatureStore, FeatureWriter, sample_keypoint_features
+from cichlid_track.features import FeatureStore, FeatureWriter, body_points, sample_keypoint_features
 from cichlid_track.reid import mine_triplets, nearest_assembly
 
 
@@ -69,6 +69,25 @@ def test_sample_keypoint_features_nearest_cell():
     assert out[1, 0, 0].tolist() == (fmap[:, 0, 2] + 100).tolist()  # 12/8 = 1.5 rounds to even: 2
     assert out[1, 0, 1].tolist() == [0, 0] and out[1, 0, 2].tolist() == [0, 0]  # missing, score -1
     assert out[1, 0, 3].tolist() == (fmap[:, 0, 4] + 100).tolist()  # just outside: clipped
+
+
+def test_body_points_lie_inside_the_animal_and_keep_missing_ones_missing():
+    import torch
+
+    # one fish: snout (0, 0), tail (40, 0), a fin tip (20, 12), a missing keypoint, DLC's padding
+    poses = torch.tensor([[[[0, 0, 0.9], [40, 0, 0.9], [20, 12, 0.9], [np.nan, np.nan, 0.5], [-1, -1, -1]]]])
+    out = body_points(poses).numpy()[0, 0]
+    centre = np.array([20.0, 4.0])  # of the three real keypoints only
+    np.testing.assert_allclose(out[:3], [[10, 2], [30, 2], [20, 8]])  # half way to the centre
+    assert np.isnan(out[3:]).all()
+    np.testing.assert_allclose(body_points(poses, pull=1.0).numpy()[0, 0, :3], np.tile(centre, (3, 1)))
+    # a map (stride 8) that is 1 on the fish's body (x 8..32, y 0..8) and 0 on the tank around it:
+    # the keypoints on the outline read the tank, their body points the fish
+    fmap = torch.zeros(1, 1, 8, 8)
+    fmap[0, 0, 0:2, 1:5] = 1
+    at_keypoints = sample_keypoint_features(fmap, poses, (64, 64))[0, 0, :3, 0]
+    at_body_points = sample_keypoint_features(fmap, body_points(poses), (64, 64))[0, 0, :3, 0]
+    assert at_keypoints.tolist() == [0, 0, 0] and at_body_points.tolist() == [1, 1, 1]
 
 
 def _store(tmp_path, frames):

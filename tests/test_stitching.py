@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 
-from cichlid_track.stitching import fill_gaps, split_at_contacts, stitch_video
+from cichlid_track.stitching import extrapolation_error, fill_gaps, split_at_contacts, stitch_video
 
 K = 3
 
@@ -81,6 +81,59 @@ def test_appearance_fixes_the_swap_that_motion_makes(tmp_path, method):
     lanes_motion = sorted(identity_of(r.motion, i) for i in ("fish1", "fish2"))
     assert lanes_reid == [(50, 70), (64, 46)]  # A stays A, B stays B
     assert lanes_motion == [(50, 46), (64, 70)]  # motion alone swaps them
+
+
+def no_appearance(x):
+    """A re-ID model that sees no difference between fish."""
+    return np.ones((len(x), 2)) / np.sqrt(2)
+
+
+def test_body_colour_tells_fish_apart_where_the_transformer_cannot(tmp_path):
+    el, store = crossing(tmp_path)  # the store's features differ by fish, as body colour would
+    kw = dict(min_length=3, store=store, embed=no_appearance, method="pieces")
+    blind = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], **kw)
+    seeing = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], body_store=store, **kw)
+    assert set(seeing.summary["link_model"]["appearance"]) == {"transformer", "body colour"}
+    assert set(blind.summary["link_model"]["appearance"]) == {"transformer"}
+    assert sorted(identity_of(seeing.reid, i) for i in ("fish1", "fish2")) == [(50, 70), (64, 46)]
+    assert sorted(identity_of(blind.reid, i) for i in ("fish1", "fish2")) == [(50, 46), (64, 70)]  # motion's swap
+
+
+def test_extrapolation_carries_a_fish_on_at_its_own_speed():
+    v = np.array([3.0, 0.0])
+    # straight on for 12 hidden frames: where it should be, whether one or both ends know their velocity
+    assert extrapolation_error(np.array([67.0, 50]), v, np.array([103.0, 50]), v, 12) == 0
+    assert extrapolation_error(np.array([67.0, 50]), v, np.array([103.0, 50]), None, 12) == 0
+    assert extrapolation_error(np.array([67.0, 50]), None, np.array([103.0, 50]), v, 12) == 0
+    assert extrapolation_error(np.array([67.0, 50]), None, np.array([67.0, 58]), None, 12) == 8  # plain distance
+
+
+def test_a_fish_out_of_sight_is_found_where_it_swam_not_where_it_was_last_seen(tmp_path):
+    """A swims right at 3 px/frame and is hidden for frames 10-21; at frame 22 it is 36 px further on,
+    while another fish B, drifting down slowly, turns up 8 px from where A was last seen. Appearance says
+    nothing. A diffusing-fish model gives A's track to B; carried on at its speed, A is where it swam."""
+    tracks, dets = {"header": None}, {}
+    feat = np.tile([1.0, 0, 0, 0], (K, 1))
+
+    def add(tid, frames, xy):
+        tracks[tid] = {}
+        for f in frames:
+            p = pose(*xy(f))
+            tracks[tid][f"frame{f:03d}"] = np.c_[p, -np.ones(K)]
+            dets.setdefault(f, []).append((p, feat))
+
+    add(0, range(0, 10), lambda f: (40 + 3 * f, 50))
+    add(1, range(22, 40), lambda f: (40 + 3 * f, 50))
+    add(2, range(22, 40), lambda f: (67, 58 + 0.5 * (f - 22)))
+    el = tmp_path / "h_el.pickle"
+    with open(el, "wb") as fh:
+        pickle.dump(tracks, fh)
+    r = stitch_video(el, 2, ["fish1", "fish2"], 40, "s", ["a", "b", "c"], min_length=3, store=FakeStore(dets),
+                     embed=no_appearance)
+    y = {n: r.reid.xs(n, level="individuals", axis=1).xs("y", level="coords", axis=1).to_numpy()[:, 0]
+         for n in ("fish1", "fish2")}
+    a = next(n for n in y if np.isfinite(y[n][0]))
+    assert np.isfinite(y[a][30]) and y[a][30] == 50  # A's track goes on with A, not with B
 
 
 def test_without_reid_model_motion_only_is_used(tmp_path):

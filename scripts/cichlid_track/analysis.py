@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 # Feature maps sampled at each keypoint, concatenated in this order. The backbone's last
 # map (stride 16-32) is what DLC's re-ID uses, but pose training makes it nearly blind to
 # what tells two fish apart, and at stride 32 neighbouring fish share cells. A stride-8
-# stage and the local colour of the input image keep pattern and colour.
-APPEARANCE_MAPS = ("features", "fine", "colour")
+# stage and the local colour of the input image keep pattern and colour; "body" is that colour
+# at points inside the fish (features.body_points), free of the tank around it.
+APPEARANCE_MAPS = ("features", "fine", "colour", "body")
 
 
 def fine_stage(backbone):
@@ -50,7 +51,7 @@ class KeypointFeatureTap:
         import torch
         import torch.nn.functional as F
 
-        from .features import sample_keypoint_features
+        from .features import body_points, sample_keypoint_features
 
         model = runner.model
         model.output_features = True
@@ -73,11 +74,14 @@ class KeypointFeatureTap:
         def with_keypoint_features(outputs):
             predictions = get_predictions(outputs)
             maps = {"features": predictions.pop("backbone")["features"], **stash}
+            poses = predictions["bodypart"]["poses"]
+            where = {m: poses for m in maps}
+            if "colour" in maps:
+                maps["body"], where["body"] = maps["colour"], body_points(poses)
             names = [m for m in APPEARANCE_MAPS if m in maps]
             self.layout = ",".join(f"{m}:{maps[m].shape[1]}" for m in names)
-            poses = predictions["bodypart"]["poses"]
             predictions["backbone"] = {"keypoint_features": torch.cat(
-                [sample_keypoint_features(maps[m], poses, stash["input_size"]) for m in names], dim=-1)}
+                [sample_keypoint_features(maps[m], where[m], stash["input_size"]) for m in names], dim=-1)}
             stash.clear()
             return predictions
 

@@ -8,7 +8,8 @@ Layout of ``<prefix>_bpt_features.h5`` (rows = detected assemblies, in the order
 - ``keypoints`` (M, K, 3) float32: x, y, score (NaN where the keypoint is missing);
 - ``features`` (M, K, C) float16 or float32: feature vector at each keypoint (zeros where
   the keypoint is missing); attribute ``layout`` says which channels come from which map,
-  e.g. ``features:512,fine:128,colour:3`` (DLC's backbone output, a stride-8 stage, colour).
+  e.g. ``features:512,fine:128,colour:3,body:3`` (DLC's backbone output, a stride-8 stage, colour at
+  the keypoint, colour inside the body: see :func:`body_points`).
 
 One deterministic file, written under a temporary name and renamed when complete.
 DLC's own shelve (``_bpt_features.pickle`` + .dat/.dir/.bak) can be read too
@@ -35,17 +36,41 @@ def sample_keypoint_features(feature_maps, poses, input_size: tuple[int, int]):
 
     b, c, h, w = feature_maps.shape
     n, k = poses.shape[1:3]
-    xy = poses[..., :2].float()
-    valid = torch.isfinite(xy).all(-1) & ~(xy < 0).all(-1)
-    if poses.shape[-1] > 2:
-        valid &= ~(poses[..., 2] < 0)
-    xy = torch.nan_to_num(xy)
+    valid = valid_keypoints(poses)
+    xy = torch.nan_to_num(poses[..., :2].float())
     ix = torch.round(xy[..., 0] / (input_size[0] / w)).long().clamp(0, w - 1)
     iy = torch.round(xy[..., 1] / (input_size[1] / h)).long().clamp(0, h - 1)
     cells = (iy * w + ix).reshape(b, 1, n * k).expand(b, c, n * k)
     out = torch.gather(feature_maps.reshape(b, c, h * w).float(), 2, cells)  # (B, C, n*K)
     out = out.reshape(b, c, n, k).permute(0, 2, 3, 1)
     return out * valid.unsqueeze(-1)
+
+
+def valid_keypoints(poses):
+    """(B, n, K) mask of real keypoints: finite, not DLC's padding (score -1 or all coordinates negative)."""
+    import torch
+
+    xy = poses[..., :2].float()
+    valid = torch.isfinite(xy).all(-1) & ~(xy < 0).all(-1)
+    if poses.shape[-1] > 2:
+        valid &= ~(poses[..., 2] < 0)
+    return valid
+
+
+def body_points(poses, pull: float = 0.5):
+    """Each keypoint moved ``pull`` of the way toward the centre of its animal's keypoints.
+
+    Keypoints lie on the outline (snout, fin and tail tips), where a few pixels off is the tank; the
+    pulled points lie inside the body, whatever the skeleton. Colour there says who the fish is, not
+    where it swims. Invalid keypoints stay invalid (NaN).
+    """
+    import torch
+
+    valid = valid_keypoints(poses)
+    xy = torch.where(valid.unsqueeze(-1), poses[..., :2].float(), torch.zeros((), device=poses.device))
+    centre = xy.sum(-2, keepdim=True) / valid.sum(-1, keepdim=True).clamp(min=1).unsqueeze(-1)
+    pulled = xy + pull * (centre - xy)
+    return torch.where(valid.unsqueeze(-1), pulled, torch.full((), float("nan"), device=poses.device))
 
 
 class FeatureWriter:
@@ -134,6 +159,17 @@ class FeatureStore:
             logging.getLogger(__name__).warning(
                 "%s has no %s features (layout %r): re-ID uses all %d channels", self.path, "+".join(parts),
                 self.layout or "unknown", self._feats.shape[-1])
+
+    def select(self, parts) -> "FeatureStore | None":
+        """The same open file read as ``parts`` (a view sharing the file), or None if its layout lacks them."""
+        import copy
+
+        channels = layout_channels(self.layout, parts)
+        if channels is None:
+            return None
+        view = copy.copy(self)
+        view.channels = channels
+        return view
 
     @property
     def n_frames(self) -> int:

@@ -45,6 +45,8 @@ COVER_REWARD = 2.0  # log-likelihood units per frame a track holds
 ENTRY_COST = 6.0  # for a track that starts after the first or ends before the last piece
 MAX_LINK_GAP = 60  # frames: pieces farther apart in time are not linked directly
 EMBEDDED_FRAMES = 30  # frames per piece whose embeddings are averaged
+VELOCITY_FRAMES = 5  # frames at a piece's end whose displacement gives its speed and heading
+PREDICTION_GAPS = (1, 2, 4, 8, 16, 32)  # gaps at which the motion model measures its own error
 
 
 @dataclass
@@ -204,6 +206,33 @@ def piece_frame_embeddings(pieces: list, store, embed, max_frames: int = EMBEDDE
     return {t: np.stack(v) for t, v in out.items()}
 
 
+def piece_frame_colours(pieces: list, store, max_frames: int = EMBEDDED_FRAMES) -> dict:
+    """{piece: (m, D) body-colour descriptors of up to ``max_frames`` of its detections}: the colour at
+    each keypoint's body point (``body`` features), standardised over the video and scaled to unit
+    length, so that a cosine compares colour patterns, not brightness of the whole tank."""
+    rows, owner = [], []
+    for t in pieces:
+        for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
+            f = detection_features(t, i, store)
+            if f is None:
+                continue
+            present = np.isfinite(t.data[i][:, :2]).all(1)
+            if present.sum() < 2:
+                continue
+            f = np.where(present[:, None], f, f[present].mean(0))  # a missing point: the fish's mean colour
+            rows.append(f.reshape(-1))
+            owner.append(t)
+    if len(rows) < 2:
+        return {}
+    x = np.stack(rows)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    out: dict = {}
+    for t, v in zip(owner, x):
+        out.setdefault(t, []).append(v)
+    return {t: np.stack(v) for t, v in out.items()}
+
+
 def _gauss_logpdf(x, mu, sd):
     return -0.5 * ((x - mu) / sd) ** 2 - np.log(sd)
 
@@ -215,49 +244,135 @@ def _rayleigh_logpdf(d, sigma):
 
 @dataclass
 class LinkModel:
-    """Log-likelihood ratios, same fish vs another fish, fitted on one video (see module doc)."""
+    """Log-likelihood ratios, same fish vs another fish, fitted on one video (see module doc).
 
-    same: tuple[float, float]  # mean, sd of appearance similarity, same fish
-    other: tuple[float, float]  # ... of two fish seen in the same frame
-    step: float  # Rayleigh scale of a fish's centroid step per frame (pixels)
+    ``cues``: for each appearance cue (the re-ID transformer's embedding, body colour), the mean and sd
+    of the cosine similarity of two pieces of the same fish and of two fish seen in the same frame.
+    The cues' ratios add up (naive Bayes): a cue that does not tell these fish apart fits the same
+    distribution twice and says nothing.
+    """
+
+    cues: dict  # name -> ((mean, sd) same fish, (mean, sd) other fish)
+    motion_error: list  # [(gap, Rayleigh scale of the extrapolation error in pixels)], gaps increasing
     body_len: float
     limit: float = 8.0  # no single cue may claim more than this
     full_len: int = 5  # pieces shorter than this have proportionally less say on appearance
 
-    def appearance(self, sim: float, n_frames: int) -> float:
-        llr = _gauss_logpdf(sim, *self.same) - _gauss_logpdf(sim, *self.other)
-        return float(np.clip(llr, -self.limit, self.limit)) * min(1.0, n_frames / self.full_len)
+    def appearance(self, sims: dict, n_frames: int) -> float:
+        llr = 0.0
+        for name, sim in sims.items():
+            same, other = self.cues[name]
+            llr += float(np.clip(_gauss_logpdf(sim, *same) - _gauss_logpdf(sim, *other), -self.limit, self.limit))
+        return llr * min(1.0, n_frames / self.full_len)
+
+    def sigma(self, gap: int) -> float:
+        """Expected extrapolation error after ``gap`` frames (linear beyond the longest gap measured)."""
+        gaps, sig = np.array(self.motion_error, dtype=float).T
+        if gap > gaps[-1]:
+            return float(sig[-1] * gap / gaps[-1])
+        return float(np.interp(gap, gaps, sig))
 
     def motion(self, dist: float, gap: int) -> float:
+        """dist: between where two pieces meet when each is carried on at its own velocity
+        (:func:`extrapolation_error`); same fish: Rayleigh with the measured error at that gap;
+        another fish: anywhere within about a body length."""
         if not np.isfinite(dist):
             return 0.0
-        sigma_same = self.step * np.sqrt(max(gap, 1))
+        sigma_same = self.sigma(max(gap, 1))
         llr = _rayleigh_logpdf(dist, sigma_same) - _rayleigh_logpdf(dist, max(self.body_len, sigma_same))
         return float(np.clip(llr, -self.limit, self.limit))
 
     def as_dict(self) -> dict:
-        return {"same_fish_similarity": list(self.same), "other_fish_similarity": list(self.other),
-                "step_px": self.step, "body_length_px": self.body_len}
+        return {"appearance": {name: {"same_fish_similarity": list(same), "other_fish_similarity": list(other)}
+                               for name, (same, other) in self.cues.items()},
+                "motion_error_px": {int(g): round(float(e), 2) for g, e in self.motion_error},
+                "body_length_px": self.body_len}
 
 
-def fit_link_model(pieces: list, frame_emb: dict, body_len: float, max_pairs: int = 2000,
+def piece_means(cues: dict) -> dict:
+    """{cue: {piece: unit mean of its frame vectors}}."""
+    return {name: {t: _unit(e.mean(0)) for t, e in per_piece.items()} for name, per_piece in cues.items()}
+
+
+def similarities(means: dict, a, b) -> dict:
+    """{cue: cosine of a's and b's means} for the cues both pieces have; b may be a vector per cue."""
+    out = {}
+    for name, m in means.items():
+        vb = b.get(name) if isinstance(b, dict) else m.get(b)
+        if a in m and vb is not None:
+            out[name] = float(m[a] @ vb)
+    return out
+
+
+def fit_link_model(pieces: list, cues: dict, body_len: float, max_pairs: int = 2000,
                    seed: int = 0) -> LinkModel:
+    """cues: {name: {piece: (m, D) unit vectors of its frames}}, e.g. ``{"transformer": ...}``."""
     rng = np.random.default_rng(seed)
-    same = [float(_unit(e[:len(e) // 2].mean(0)) @ _unit(e[len(e) // 2:].mean(0)))
-            for e in frame_emb.values() if len(e) >= 6]
-    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
-    other = [float(means[a] @ means[b]) for a, b in overlapping_pairs([t for t in pieces if t in means])]
-    if len(other) > max_pairs:
-        other = list(rng.choice(other, max_pairs, replace=False))
-    steps = [np.linalg.norm(np.diff(t.centroid, axis=0), axis=1) for t in pieces if len(t) > 1]
-    steps = np.concatenate(steps) if steps else np.zeros(0)
-    steps = steps[np.isfinite(steps)]
-    step = float(np.median(steps) / np.sqrt(2 * np.log(2))) if len(steps) else body_len / 10
 
     def fit(x):  # too few examples: a flat, uninformative distribution
         return (float(np.mean(x)), max(float(np.std(x)), 0.02)) if len(x) >= 3 else (0.0, 1.0)
 
-    return LinkModel(same=fit(same), other=fit(other), step=max(step, 0.5), body_len=body_len)
+    fits = {}
+    for name, per_piece in cues.items():
+        same = [float(_unit(e[:len(e) // 2].mean(0)) @ _unit(e[len(e) // 2:].mean(0)))
+                for e in per_piece.values() if len(e) >= 6]
+        means = {t: _unit(e.mean(0)) for t, e in per_piece.items()}
+        other = [float(means[a] @ means[b]) for a, b in overlapping_pairs([t for t in pieces if t in means])]
+        if len(other) > max_pairs:
+            other = list(rng.choice(other, max_pairs, replace=False))
+        fits[name] = (fit(same), fit(other))
+    return LinkModel(cues=fits, motion_error=fit_motion_error(pieces, body_len, rng), body_len=body_len)
+
+
+def velocity(xy: np.ndarray, inds: np.ndarray) -> np.ndarray | None:
+    """Mean velocity (pixels/frame) over the finite rows of a centroid track; None with fewer than 2."""
+    ok = np.isfinite(xy).all(axis=1)
+    xy, inds = xy[ok], np.asarray(inds)[ok]
+    if len(xy) < 2 or inds[-1] == inds[0]:
+        return None
+    return (xy[-1] - xy[0]) / (inds[-1] - inds[0])
+
+
+def end_state(t, tail: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Position and velocity of a piece at its last (tail) or first frame."""
+    sl = slice(-VELOCITY_FRAMES, None) if tail else slice(0, VELOCITY_FRAMES)
+    return t.centroid[-1 if tail else 0], velocity(t.centroid[sl], t.inds[sl])
+
+
+def extrapolation_error(p1, v1, p2, v2, gap: int) -> float:
+    """Distance between a piece ending at p1 (velocity v1) and one starting ``gap`` frames later at p2
+    (velocity v2), each carried on at its own speed and heading to where they should meet: fish
+    swim on (a fish 12 frames out of sight is 12 steps further), they do not diffuse."""
+    if v1 is not None and v2 is not None:
+        a1 = a2 = gap / 2
+    else:
+        a1, a2 = (gap, 0) if v1 is not None else (0, gap if v2 is not None else 0)
+    q1 = p1 + (v1 if v1 is not None else 0) * a1
+    q2 = p2 - (v2 if v2 is not None else 0) * a2
+    return float(np.linalg.norm(q1 - q2))
+
+
+def fit_motion_error(pieces: list, body_len: float, rng, per_gap: int = 300) -> list:
+    """[(gap, Rayleigh scale)] of :func:`extrapolation_error` measured inside pieces (cut a piece at
+    a frame, leave ``gap`` frames out, extrapolate both sides) at each of PREDICTION_GAPS."""
+    out = []
+    for gap in PREDICTION_GAPS:
+        need = 2 * VELOCITY_FRAMES + gap
+        long = [t for t in pieces if len(t) >= need and t.inds[-1] - t.inds[0] == len(t) - 1]
+        if not long:
+            break
+        errors = []
+        for _ in range(per_gap):
+            t = long[rng.integers(len(long))]
+            i = int(rng.integers(VELOCITY_FRAMES, len(t) - VELOCITY_FRAMES - gap + 1))
+            a, b = slice(i - VELOCITY_FRAMES, i), slice(i + gap - 1, i + gap - 1 + VELOCITY_FRAMES)
+            e = extrapolation_error(t.centroid[i - 1], velocity(t.centroid[a], t.inds[a]),
+                                    t.centroid[i + gap - 1], velocity(t.centroid[b], t.inds[b]), gap)
+            if np.isfinite(e):
+                errors.append(e)
+        if len(errors) >= 10:
+            out.append((gap, max(float(np.sqrt(np.mean(np.square(errors)) / 2)), 0.5)))
+    return out or [(1, max(body_len / 10, 0.5))]
 
 
 def overlapping_pairs(pieces: list) -> list[tuple]:
@@ -273,13 +388,13 @@ def overlapping_pairs(pieces: list) -> list[tuple]:
     return pairs
 
 
-def make_link_cost(model: LinkModel, frame_emb: dict):
-    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+def make_link_cost(model: LinkModel, cues: dict):
+    means = piece_means(cues)
 
     def cost(first, second):
-        llr = model.motion(np.linalg.norm(first.centroid[-1] - second.centroid[0]), int(second.start - first.end))
-        if first in means and second in means:
-            llr += model.appearance(float(means[first] @ means[second]), min(len(first), len(second)))
+        gap = int(second.start - first.end)
+        llr = model.motion(extrapolation_error(*end_state(first, tail=True), *end_state(second, tail=False), gap), gap)
+        llr += model.appearance(similarities(means, first, second), min(len(first), len(second)))
         return -llr
 
     return cost
@@ -364,20 +479,24 @@ def merge(pieces: list):
     return Tracklet(np.concatenate([t.data for t in pieces]), np.concatenate([t.inds for t in pieces]))
 
 
-def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame_emb: dict, n_frames: int,
+def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues: dict, n_frames: int,
                     max_gap: int = 10) -> tuple[list[list], int]:
     """Add each leftover piece (longest first) to the chain where it is likelier the same fish than
     not: motion to the chain's nearest frames within ``max_gap``, appearance against the chain's
     mean. DLC's own add-back drops single frames and can pick the wrong track (it indexes the list
     of fitting tracks with a position in the list of all tracks)."""
-    means = {t: _unit(e.mean(0)) for t, e in frame_emb.items()}
+    means = piece_means(cues)
     chains = [list(c) for c in chains]
     protos = []
     occupied = np.zeros((len(chains), n_frames), bool)
     centre = np.full((len(chains), n_frames, 2), np.nan)
     for n, chain in enumerate(chains):
-        v = [means[t] * len(t) for t in chain if t in means]
-        protos.append(_unit(np.sum(v, axis=0)) if v else None)
+        proto = {}
+        for name, m in means.items():
+            v = [m[t] * len(t) for t in chain if t in m]
+            if v:
+                proto[name] = _unit(np.sum(v, axis=0))
+        protos.append(proto)
         for t in chain:
             occupied[n, t.inds] = True
             centre[n, t.inds] = t.centroid
@@ -392,16 +511,21 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame
             before = np.flatnonzero(occupied[n, lo:piece.start])
             if len(before):
                 f = lo + before[-1]
-                llrs.append(model.motion(np.linalg.norm(centre[n, f] - piece.centroid[0]), int(piece.start - f)))
+                near = np.arange(max(0, f - VELOCITY_FRAMES + 1), f + 1)
+                llrs.append(model.motion(extrapolation_error(centre[n, f], velocity(centre[n, near], near),
+                                                             *end_state(piece, tail=False), int(piece.start - f)),
+                                         int(piece.start - f)))
             after = np.flatnonzero(occupied[n, piece.end + 1:hi])
             if len(after):
                 f = piece.end + 1 + after[0]
-                llrs.append(model.motion(np.linalg.norm(centre[n, f] - piece.centroid[-1]), int(f - piece.end)))
+                near = np.arange(f, min(n_frames, f + VELOCITY_FRAMES))
+                llrs.append(model.motion(extrapolation_error(*end_state(piece, tail=True), centre[n, f],
+                                                             velocity(centre[n, near], near), int(f - piece.end)),
+                                         int(f - piece.end)))
             if not llrs:
                 continue
             llr = float(np.mean(llrs))
-            if piece in means and protos[n] is not None:
-                llr += model.appearance(float(means[piece] @ protos[n]), len(piece))
+            llr += model.appearance(similarities(means, piece, protos[n]), len(piece))
             if llr > best_llr:
                 best, best_llr = n, llr
         if best is not None:
@@ -413,22 +537,26 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, frame
 
 
 def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
-                  body_len: float, contact: float, summary: dict):
+                  body_len: float, contact: float, summary: dict, body_store=None):
     """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout.
-    raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it."""
+    raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it;
+    body_store: features with the ``body`` colour, a second appearance cue (None: transformer only)."""
     pieces = cut_pieces(raw, tracks, contact * body_len)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
         return None
-    frame_emb = piece_frame_embeddings(pieces, store, embed)
-    model = fit_link_model(pieces, frame_emb, body_len)
-    chains = link_pieces(linkable, make_link_cost(model, frame_emb), n_tracks,
+    cues = {"transformer": piece_frame_embeddings(pieces, store, embed)}
+    if body_store is not None:
+        cues["body colour"] = piece_frame_colours(pieces, body_store)
+    cues = {name: c for name, c in cues.items() if c}
+    model = fit_link_model(pieces, cues, body_len)
+    chains = link_pieces(linkable, make_link_cost(model, cues), n_tracks,
                          min(t.start for t in pieces), max(t.end for t in pieces))
     if not chains:
         return None
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
-    chains, placed = place_leftovers(chains, leftovers, model, frame_emb, max(t.end for t in pieces) + 1)
+    chains, placed = place_leftovers(chains, leftovers, model, cues, max(t.end for t in pieces) + 1)
     summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
                    pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
     return tracks_dataframe([merge(chain) for chain in chains], raw, n_tracks, animal_names, n_frames)
@@ -469,10 +597,12 @@ def fill_gaps(df, max_gap: int):
 
 def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: int, scorer: str,
                  bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
-                 appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0) -> StitchResult:
+                 appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0,
+                 body_store=None) -> StitchResult:
     """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
 
-    ``max_gap``: gaps of at most this many frames are interpolated in both outputs.
+    ``max_gap``: gaps of at most this many frames are interpolated in both outputs; ``body_store``:
+    features read as body colour, a second appearance cue of method ``pieces``.
     """
     import pickle
 
@@ -501,7 +631,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     reid_df = None
     if method == "pieces":
         reid_df = stitch_pieces(raw, tracks, n_tracks, animal_names, n_frames, store, embed, body_len, contact,
-                                summary)
+                                summary, body_store=body_store)
         if reid_df is None:
             log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
                         el_pickle, PIECE_MIN_LENGTH)

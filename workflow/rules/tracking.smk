@@ -17,6 +17,7 @@ rule stitch:
         method=config["reid"]["method"],
         contact=config["reid"]["contact"],
         feature_parts=config["reid"]["feature_parts"],
+        body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],
         device=config["reid"]["device"],
         scorer=SCORER,
