@@ -9,10 +9,12 @@ undo that. Two methods (``reid.method``):
        ``contact`` body lengths) and make each contact frame its own piece: between contacts a
        piece is one fish.
     2. Fit, for this video, how likely a link is between pieces of the same fish rather than of
-       two fish (:class:`LinkModel`): for appearance, the cosine similarity of the pieces' mean
-       re-ID embeddings (same fish: two halves of one piece; other fish: two pieces seen in the
-       same frame); for motion, the distance between one piece's end and the next one's start
-       given the gap (the fish's own step size against one body length).
+       two fish (:class:`LinkModel`). Appearance, one ratio per cue: the cosine similarity of the
+       pieces' mean re-ID embeddings (DLC's transformer) and of their body colour (colour at points
+       inside the fish, :func:`piece_frame_colours`); same fish = two halves of one piece, other
+       fish = two pieces seen in the same frame. Motion: each piece carried on at its own velocity
+       to where the two should meet (:func:`extrapolation_error`), against the error that
+       extrapolation makes inside this video's pieces at that gap, versus a body length.
     3. Link the pieces into at most ``n_tracks`` chains by min-cost flow (:func:`link_pieces`),
        link cost = minus the summed log-likelihood ratios, each frame a chain holds a reward.
        Pieces may stay out (DLC's own stitcher must use every tracklet, which becomes
