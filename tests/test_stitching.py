@@ -212,3 +212,18 @@ def test_fish_always_touching_fall_back_to_whole_tracklets(tmp_path):
                      embed=embed)
     assert r.summary["reid_used"] and r.summary["method"] == "tracklets"
     assert sorted(lanes(r.reid, n) for n in ("fish1", "fish2")) == [{50}, {53}]
+
+
+def test_motion_error_is_measured_inside_the_pieces_and_never_shrinks_with_the_gap():
+    from cichlid_track.stitching import PREDICTION_GAPS, as_tracklet, fit_motion_error
+
+    rng = np.random.default_rng(0)
+    pieces = []
+    for k in range(6):  # six fish swimming straight at 2 px/frame, centroids jittered by 1 px
+        frames = {f"frame{f:03d}": np.c_[pose(10 + 2.0 * f + rng.normal(0, 1), 20 + 15 * k + rng.normal(0, 1)),
+                                         -np.ones(K)] for f in range(60)}
+        pieces.append(as_tracklet(frames))
+    gaps, sigma = zip(*fit_motion_error(pieces, 70.0, np.random.default_rng(0)))
+    assert gaps == PREDICTION_GAPS
+    assert list(sigma) == sorted(sigma)
+    assert 0.5 <= sigma[0] < 3  # about the jitter: straight swimming is predicted, not taken for noise

@@ -374,7 +374,11 @@ def fit_motion_error(pieces: list, body_len: float, rng, per_gap: int = 300) -> 
                 errors.append(e)
         if len(errors) >= 10:
             out.append((gap, max(float(np.sqrt(np.mean(np.square(errors)) / 2)), 0.5)))
-    return out or [(1, max(body_len / 10, 0.5))]
+    if not out:
+        return [(1, max(body_len / 10, 0.5))]
+    # a longer gap cannot be easier to bridge: where few long pieces make the estimate noisy, keep the larger
+    gaps, sig = zip(*out)
+    return list(zip(gaps, np.maximum.accumulate(sig).tolist()))
 
 
 def overlapping_pairs(pieces: list) -> list[tuple]:
