@@ -52,3 +52,29 @@ def test_not_a_multi_animal_project(copy_of_demo_project, tmp_path):
     copy_of_demo_project.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ProjectError, match="multi-animal"):
         make_working_copy(copy_of_demo_project, tmp_path / "w")
+
+
+def test_moved_results_folder_does_not_look_like_a_changed_project(copy_of_demo_project, tmp_path):
+    """DLC's read_config rewrites project_path when a folder moved, and the new timestamp would make Snakemake
+    train again. Rule scripts settle it first, keeping the timestamp, so DLC has nothing to rewrite."""
+    from deeplabcut.utils.auxiliaryfunctions import read_config
+
+    from cichlid_track.project import settle_project_path
+
+    make_working_copy(copy_of_demo_project, tmp_path / "results" / "project")
+    shutil.move(str(tmp_path / "results"), tmp_path / "moved results")
+    config = tmp_path / "moved results" / "project" / "config.yaml"
+    old = config.stat().st_mtime_ns
+
+    (tmp_path / "b").mkdir()  # what DLC alone does to a moved copy: rewrites it, with a new timestamp
+    shutil.copy2(config, tmp_path / "b" / "config.yaml")
+    os.utime(tmp_path / "b" / "config.yaml", ns=(old, old))
+    read_config(tmp_path / "b" / "config.yaml")
+    assert (tmp_path / "b" / "config.yaml").stat().st_mtime_ns != old
+
+    assert settle_project_path(config) is True
+    assert yaml.safe_load(config.read_text())["project_path"] == str(config.parent.absolute())
+    assert config.stat().st_mtime_ns == old
+    read_config(config)  # DLC finds nothing to repair
+    assert config.stat().st_mtime_ns == old
+    assert settle_project_path(config) is False

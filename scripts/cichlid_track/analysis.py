@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import publish, staging_dir
 from .features import FeatureWriter
+from .project import settle_project_path
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     appearance: store, besides DLC's backbone features, a stride-8 stage and local colour at each
     keypoint (:class:`KeypointFeatureTap`); False stores DLC's backbone features only.
     """
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
     from deeplabcut.pose_estimation_pytorch.apis import videos as dlc_videos
     from deeplabcut.pose_estimation_pytorch.data import DLCLoader

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import publish, staging_dir
+from .project import settle_project_path
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
     DLC 3.0.2 fails on a video with no detection at all; such a video gets an empty
     tracklet file (with DLC's header) and a warning instead.
     """
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     out_el_pickle = Path(out_el_pickle).absolute()
     n_det = count_detections(assemblies_pickle)
     with staging_dir(out_el_pickle.parent) as tmp:
@@ -88,6 +90,7 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
 def labelled_video(project_config, shuffle, trainingset_index, snapshot, video, video_id, prefix, tracks_h5,
                    meta_pickle, out_mp4, trailpoints=10, pcutoff=None) -> None:
     """``create_labeled_video`` coloured by individual, with trails, from our ``_el.h5``."""
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut
 
     out_mp4 = Path(out_mp4).absolute()
@@ -108,6 +111,7 @@ def labelled_video(project_config, shuffle, trainingset_index, snapshot, video, 
 def evaluate(project_config, shuffle, trainingset_index, snapshot, evaluation_folder, scorer, out_csv,
              out_images_dir) -> dict:
     """``evaluate_network`` on the chosen snapshot; copy its table and plots to our targets."""
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut
     import pandas as pd
 

@@ -99,3 +99,23 @@ def make_working_copy(user_config: str | Path, dest: str | Path, exclude: list[s
     cfg["video_sets"] = kept_sets
     write_text(dest / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     return {"kept": kept, "excluded": excluded}
+
+
+def settle_project_path(config: str | Path) -> bool:
+    """Point the working copy's ``project_path`` at where it now lies, keeping the file's timestamp.
+
+    DLC's ``read_config`` rewrites ``project_path`` whenever the folder was moved (a results folder
+    moved to another disk); done inside a job, that new timestamp makes Snakemake take the project as
+    changed and train the model again on the next run. ``project_path`` says where the copy lives, it
+    is not an input, so rule scripts fix it here first, with the old timestamp. Returns True if changed.
+    """
+    config = Path(config)
+    cfg = yaml.safe_load(config.read_text())
+    here = config.absolute().parent
+    if Path(str(cfg.get("project_path", ""))).absolute() == here:
+        return False
+    stamp = config.stat()
+    cfg["project_path"] = str(here)
+    write_text(config, yaml.safe_dump(cfg, sort_keys=False))
+    os.utime(config, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    return True

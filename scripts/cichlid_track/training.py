@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from .atomic import atomic_path, write_text
+from .project import settle_project_path
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def apply_backbone(model_cfg: dict, backbone: str | None, channels: int | None) 
 def create_shuffle(project_config: str | Path, shuffle: int, trainingset_index: int, training: dict,
                    pytorch_config_path: str | Path) -> None:
     """``create_multianimaltraining_dataset`` + our overrides of its pytorch_config.yaml."""
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut
 
     set_aside_old_snapshots(Path(pytorch_config_path).parent)
@@ -168,6 +170,7 @@ def train(project_config: str | Path, shuffle: int, trainingset_index: int, pyto
     Snapshots of an interrupted run are kept in the train folder; a re-run resumes from
     the newest readable one with its optimizer and scheduler state.
     """
+    settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut
 
     final_snapshot = Path(final_snapshot)
