@@ -110,8 +110,9 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
                   device: str | None = None, features_dtype: str = "float16", appearance: bool = True) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
-    appearance: store, besides DLC's backbone features, a stride-8 stage and local colour at each
-    keypoint (:class:`KeypointFeatureTap`); False stores DLC's backbone features only.
+    appearance: store, besides DLC's backbone features, a stride-8 stage, the local colour at each
+    keypoint and the colour at its body point (:class:`KeypointFeatureTap`); False stores DLC's
+    backbone features only.
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils

@@ -107,7 +107,9 @@ def settle_project_path(config: str | Path) -> bool:
     DLC's ``read_config`` rewrites ``project_path`` whenever the folder was moved (a results folder
     moved to another disk); done inside a job, that new timestamp makes Snakemake take the project as
     changed and train the model again on the next run. ``project_path`` says where the copy lives, it
-    is not an input, so rule scripts fix it here first, with the old timestamp. Returns True if changed.
+    is not an input, so every function that hands the copy to DLC fixes it here first, with the old
+    timestamp (in the library, not the rule scripts: Snakemake reruns a script rule whose script file
+    changed). Returns True if changed.
     """
     config = Path(config)
     cfg = yaml.safe_load(config.read_text())

@@ -190,49 +190,53 @@ def split_at_contacts(raw: dict, contacts: dict) -> dict:
     return out
 
 
-def piece_frame_embeddings(pieces: list, store, embed, max_frames: int = EMBEDDED_FRAMES) -> dict:
-    """{piece: (m, D) re-ID embeddings of up to ``max_frames`` of its detections, in time order};
-    every piece of the video in one batched call."""
-    batch, owner = [], []
+def sampled_detections(pieces: list, store, max_frames: int = EMBEDDED_FRAMES) -> list[tuple]:
+    """(piece, i, frame, row): up to ``max_frames`` detections of each piece, spread over it, with the row
+    of the stored detection it holds (one lookup each, shared by every appearance cue)."""
+    out = []
     for t in pieces:
         for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
-            f = detection_features(t, i, store)
-            if f is not None:
-                batch.append(f)
-                owner.append(t)
-    if not batch:
-        return {}
+            frame = int(t.inds[i])
+            j, _ = nearest_assembly(t.data[i][:, :3], store.keypoints(frame), max_distance=3.0)
+            if j >= 0:
+                out.append((t, int(i), frame, j))
+    return out
+
+
+def _by_piece(owners: list, vectors) -> dict:
     out: dict = {}
-    for t, e in zip(owner, embed(np.stack(batch))):
-        out.setdefault(t, []).append(e)
+    for t, v in zip(owners, vectors):
+        out.setdefault(t, []).append(v)
     return {t: np.stack(v) for t, v in out.items()}
 
 
-def piece_frame_colours(pieces: list, store, max_frames: int = EMBEDDED_FRAMES) -> dict:
-    """{piece: (m, D) body-colour descriptors of up to ``max_frames`` of its detections}: the colour at
-    each keypoint's body point (``body`` features), standardised over the video and scaled to unit
-    length, so that a cosine compares colour patterns, not brightness of the whole tank."""
-    rows, owner = [], []
-    for t in pieces:
-        for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
-            f = detection_features(t, i, store)
-            if f is None:
-                continue
-            present = np.isfinite(t.data[i][:, :2]).all(1)
-            if present.sum() < 2:
-                continue
-            f = np.where(present[:, None], f, f[present].mean(0))  # a missing point: the fish's mean colour
-            rows.append(f.reshape(-1))
-            owner.append(t)
+def piece_frame_embeddings(detections: list, store, embed) -> dict:
+    """{piece: (m, D) re-ID embeddings of its sampled detections, in time order}; every piece of the
+    video in one batched call."""
+    if not detections:
+        return {}
+    batch = np.stack([np.asarray(store.features(frame)[j], dtype=np.float32) for _, _, frame, j in detections])
+    return _by_piece([t for t, *_ in detections], embed(batch))
+
+
+def piece_frame_colours(detections: list, store) -> dict:
+    """{piece: (m, D) body-colour descriptors of its sampled detections}: the colour at each keypoint's
+    body point (``body`` features), standardised over the video and scaled to unit length, so that a
+    cosine compares colour patterns, not brightness of the whole tank."""
+    rows, owners = [], []
+    for t, i, frame, j in detections:
+        present = np.isfinite(t.data[i][:, :2]).all(1)
+        if present.sum() < 2:
+            continue
+        f = np.asarray(store.features(frame)[j], dtype=np.float32)
+        rows.append(np.where(present[:, None], f, f[present].mean(0)).reshape(-1))  # missing: the fish's mean
+        owners.append(t)
     if len(rows) < 2:
         return {}
     x = np.stack(rows)
     x = (x - x.mean(0)) / (x.std(0) + 1e-6)
     x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
-    out: dict = {}
-    for t, v in zip(owner, x):
-        out.setdefault(t, []).append(v)
-    return {t: np.stack(v) for t, v in out.items()}
+    return _by_piece(owners, x)
 
 
 def _gauss_logpdf(x, mu, sd):
@@ -335,10 +339,15 @@ def velocity(xy: np.ndarray, inds: np.ndarray) -> np.ndarray | None:
     return (xy[-1] - xy[0]) / (inds[-1] - inds[0])
 
 
+def track_end(xy: np.ndarray, inds: np.ndarray, tail: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Position and velocity (over VELOCITY_FRAMES) of a centroid track at its last (tail) or first frame."""
+    sl = slice(-VELOCITY_FRAMES, None) if tail else slice(0, VELOCITY_FRAMES)
+    return xy[-1 if tail else 0], velocity(xy[sl], np.asarray(inds)[sl])
+
+
 def end_state(t, tail: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Position and velocity of a piece at its last (tail) or first frame."""
-    sl = slice(-VELOCITY_FRAMES, None) if tail else slice(0, VELOCITY_FRAMES)
-    return t.centroid[-1 if tail else 0], velocity(t.centroid[sl], t.inds[sl])
+    return track_end(t.centroid, t.inds, tail)
 
 
 def extrapolation_error(p1, v1, p2, v2, gap: int) -> float:
@@ -368,8 +377,8 @@ def fit_motion_error(pieces: list, body_len: float, rng, per_gap: int = 300) -> 
             t = long[rng.integers(len(long))]
             i = int(rng.integers(VELOCITY_FRAMES, len(t) - VELOCITY_FRAMES - gap + 1))
             a, b = slice(i - VELOCITY_FRAMES, i), slice(i + gap - 1, i + gap - 1 + VELOCITY_FRAMES)
-            e = extrapolation_error(t.centroid[i - 1], velocity(t.centroid[a], t.inds[a]),
-                                    t.centroid[i + gap - 1], velocity(t.centroid[b], t.inds[b]), gap)
+            e = extrapolation_error(*track_end(t.centroid[a], t.inds[a], tail=True),
+                                    *track_end(t.centroid[b], t.inds[b], tail=False), gap)
             if np.isfinite(e):
                 errors.append(e)
         if len(errors) >= 10:
@@ -518,15 +527,16 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
             if len(before):
                 f = lo + before[-1]
                 near = np.arange(max(0, f - VELOCITY_FRAMES + 1), f + 1)
-                llrs.append(model.motion(extrapolation_error(centre[n, f], velocity(centre[n, near], near),
+                llrs.append(model.motion(extrapolation_error(*track_end(centre[n, near], near, tail=True),
                                                              *end_state(piece, tail=False), int(piece.start - f)),
                                          int(piece.start - f)))
             after = np.flatnonzero(occupied[n, piece.end + 1:hi])
             if len(after):
                 f = piece.end + 1 + after[0]
                 near = np.arange(f, min(n_frames, f + VELOCITY_FRAMES))
-                llrs.append(model.motion(extrapolation_error(*end_state(piece, tail=True), centre[n, f],
-                                                             velocity(centre[n, near], near), int(f - piece.end)),
+                llrs.append(model.motion(extrapolation_error(*end_state(piece, tail=True),
+                                                             *track_end(centre[n, near], near, tail=False),
+                                                             int(f - piece.end)),
                                          int(f - piece.end)))
             if not llrs:
                 continue
@@ -551,9 +561,10 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
         return None
-    cues = {"transformer": piece_frame_embeddings(pieces, store, embed)}
+    detections = sampled_detections(pieces, store)
+    cues = {"transformer": piece_frame_embeddings(detections, store, embed)}
     if body_store is not None:
-        cues["body colour"] = piece_frame_colours(pieces, body_store)
+        cues["body colour"] = piece_frame_colours(detections, body_store)
     cues = {name: c for name, c in cues.items() if c}
     model = fit_link_model(pieces, cues, body_len)
     chains = link_pieces(linkable, make_link_cost(model, cues), n_tracks,
