@@ -110,16 +110,15 @@ def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float)
     import pickle
 
     from cichlid_track.metrics import centroids
-    from cichlid_track.reid import load_tracklets_dict
-    from cichlid_track.stitching import (body_length, cut_pieces, fill_gaps, merge, tracklet_objects,
-                                         tracks_dataframe)
+    from cichlid_track.stitching import (body_length, cleaned_tracklets, cut_pieces, fill_gaps, merge,
+                                         tracklet_objects, tracks_dataframe)
 
     with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
-        raw = pickle.load(fh)
+        raw, tracks, _, _ = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
     # the body length our stitcher cut with, so that the pieces are the same
     summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
     body_len = summary.get("link_model", {}).get("body_length_px") or body_length(tracklet_objects(raw))
-    pieces = cut_pieces(raw, load_tracklets_dict(raw), settings.config["reid"]["contact"] * body_len)
+    pieces = cut_pieces(raw, tracks, settings.config["reid"]["contact"] * body_len)
     gt = np.stack(list(centroids(truth).values()))
     fish = [[] for _ in range(len(gt))]
     for t in sorted(pieces, key=len, reverse=True):

@@ -29,7 +29,7 @@ def main(smk):
                               min_length=smk.params.min_length, store=store, embed=embed,
                               method=smk.params.method, appearance_weight=smk.params.appearance_weight,
                               contact=smk.params.contact, max_gap=smk.params.max_gap,
-                              body_store=body_store)
+                              body_store=body_store, stray=smk.params.stray_keypoints)
     if embed is None:
         import torch
 

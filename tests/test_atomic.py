@@ -17,7 +17,10 @@ def tiny_fs(tmp_path):
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small file system here (needs root)")
     yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    import gc
+
+    gc.collect()  # a failed torch.save may still hold its file open
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_disk_full_leaves_no_file_with_the_final_name(tiny_fs):
@@ -49,3 +52,17 @@ def test_interrupted_write_keeps_the_previous_complete_file(tmp_path):
             raise KeyboardInterrupt
     assert final.read_text() == "complete old version"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_model_file_on_a_full_disk_is_explained(tiny_fs):
+    """torch.save reports a full disk as 'enforce fail at inline_container.cc ... unexpected pos'."""
+    import types
+
+    import torch
+
+    with pytest.raises(RuntimeError) as err:
+        torch.save({"w": torch.zeros(100_000)}, tiny_fs / "snapshot-001.pt")
+    smk = types.SimpleNamespace(output=[str(tiny_fs / "train" / "snapshot-002.pt")], log=["logs/train.log"])
+    line = explain(err.value, smk)
+    print(line)
+    assert "disk is probably full" in line and f"free in {tiny_fs}" in line and "\n" not in line, line

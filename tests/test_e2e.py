@@ -54,6 +54,7 @@ def test_every_artifact_exists_with_content(settings, demo_run):
         errors = list(summary["link_model"]["motion_error_px"].values())
         assert len(errors) >= 2 and errors[-1] > errors[0], summary  # extrapolation error grows with the gap
         assert embed.feature_dim == 128 + 3  # the transformer reads the stride-8 stage and colour
+        assert isinstance(summary["stray_keypoints_dropped"], int), summary  # tracking.stray_keypoints ran
 
 
 def test_demo_model_is_good_enough_to_track(settings, demo_run):

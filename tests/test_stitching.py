@@ -227,3 +227,91 @@ def test_motion_error_is_measured_inside_the_pieces_and_never_shrinks_with_the_g
     assert gaps == PREDICTION_GAPS
     assert list(sigma) == sorted(sigma)
     assert 0.5 <= sigma[0] < 3  # about the jitter: straight swimming is predicted, not taken for noise
+
+
+# --- stray keypoints, fish vanishing beside another, leftovers placed between anchors -----------
+
+
+def fish_pose(x, y, n=9, length=48.0):
+    """n keypoints evenly along a fish lying along +x, from (x, y) to (x + length, y)."""
+    return np.c_[np.linspace(x, x + length, n), np.full(n, y), np.full(n, 0.9), -np.ones(n)]
+
+
+def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_place():
+    from cichlid_track.stitching import _centroid, detections_body_length, drop_stray_keypoints
+
+    good = fish_pose(100, 100)
+    bad = good.copy()
+    bad[8, :2] = (210, 160)  # DLC's assembly gave this fish its neighbour's tail tip
+    three = fish_pose(300, 300, n=3)
+    three[2, :2] = (400, 400)  # three keypoints: no middle to judge by, kept as they are
+    raw = {"header": None, 0: {"frame000": good, "frame001": bad}, 1: {"frame000": three}}
+    tracks = {0: {0: good[:, :3], 1: bad[:, :3]}}
+    body = detections_body_length(tracks)
+    assert body == pytest.approx(48.0)
+    assert np.linalg.norm(_centroid(bad) - _centroid(good)) > 9  # the fish seems to jump by a fifth of itself
+
+    clean, dropped = drop_stray_keypoints(raw, 0.75 * body)
+    assert dropped == 1
+    fixed = clean[0]["frame001"]
+    assert np.isnan(fixed[8, :2]).all() and fixed[8, 2] == 0  # as DLC marks a missing keypoint
+    np.testing.assert_array_equal(fixed[:8], bad[:8])
+    np.testing.assert_array_equal(clean[0]["frame000"], good)
+    np.testing.assert_array_equal(clean[1]["frame000"], three)
+    assert np.linalg.norm(_centroid(fixed) - _centroid(good)) < 4
+    assert bad[8, 0] == 210  # the input is not changed in place
+
+
+def test_a_fish_vanishing_beside_another_cuts_that_ones_tracklet():
+    from cichlid_track.stitching import contact_frames
+
+    def track(frames, y, dx=3.0):
+        return {f: fish_pose(20 + dx * f, y, n=3)[:, :3] for f in frames}
+
+    limit = 25.0
+    # B swims beside A (30 px apart: not touching) and vanishes after frame 9; C appears at frame 15
+    tracks = {"A": track(range(20), 100), "B": track(range(10), 130), "C": track(range(15, 20), 70)}
+    hit = contact_frames(tracks, limit)
+    assert hit["A"] == {10, 14}  # where B merged into A's detection and where C came out of it
+    assert hit["B"] == set() and hit["C"] == set()
+    far = {"A": track(range(20), 100), "B": track(range(10), 140)}  # 40 px: B left elsewhere
+    assert contact_frames(far, limit)["A"] == set()
+
+
+def test_bridge_joins_two_ends_with_their_velocities():
+    from cichlid_track.stitching import bridge
+
+    p1, p2 = np.array([0.0, 0.0]), np.array([20.0, 0.0])
+    line = bridge(p1, np.array([2.0, 0.0]), p2, np.array([2.0, 0.0]), 10, np.arange(11))
+    np.testing.assert_allclose(line, np.c_[np.arange(11) * 2.0, np.zeros(11)], atol=1e-9)
+    # a fish turning: leaves heading +y, arrives heading -y; the curve bulges to +y, ends fixed
+    turn = bridge(p1, np.array([2.0, 2.0]), p2, np.array([2.0, -2.0]), 10, np.arange(11))
+    np.testing.assert_allclose(turn[[0, -1]], [p1, p2], atol=1e-9)
+    assert turn[5, 1] > 4
+    np.testing.assert_allclose(bridge(p1, None, p2, None, 10, np.array([5])), [[10.0, 0.0]])
+
+
+def test_contact_frames_far_from_the_chain_ends_go_to_the_fish_on_their_curve():
+    """Two fish side by side (25 px apart) through frames 10-39, each frame its own piece; the
+    chains hold each fish before and after. Frames 15 or more from either end are judged on the curve
+    joining the two ends, and each frame goes to its own fish."""
+    from cichlid_track.stitching import LinkModel, as_tracklet, place_leftovers
+
+    def path(fish, f):
+        return 20 + 3 * f, 100 + 25 * fish + 0.04 * (f - 25) ** 2  # both dip and rise again
+
+    def piece(fish, frames, noise=0.0, rng=np.random.default_rng(0)):
+        rows = {}
+        for f in frames:
+            x, y = path(fish, f)
+            rows[f"frame{f:03d}"] = fish_pose(x + rng.normal(0, noise), y + rng.normal(0, noise), n=3)[:, :3]
+        return as_tracklet(rows)
+
+    chains = [[piece(k, range(0, 10)), piece(k, range(40, 50))] for k in (0, 1)]
+    singles = [(k, piece(k, [f], noise=3.0)) for f in range(10, 40) for k in (1, 0)]
+    model = LinkModel(cues={}, motion_error=[(1, 2.0), (2, 3.0), (4, 5.0), (8, 8.0), (16, 14.0), (32, 25.0)],
+                      body_len=50.0)
+    out, placed = place_leftovers(chains, [t for _, t in singles], model, {}, 50)
+    assert placed == len(singles)
+    for k, t in singles:
+        assert any(t is p for p in out[k]), (k, t.start)

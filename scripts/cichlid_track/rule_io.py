@@ -24,6 +24,19 @@ def _context(smk) -> str:
     return f"rule {smk.rule}" + (f" ({where})" if where else "")
 
 
+def _free_space(smk) -> str:
+    """' (N MB free in <folder>)' for the folder of the job's first output, or ''."""
+    import shutil
+
+    try:
+        folder = os.path.dirname(os.path.abspath(smk.output[0]))
+        while not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        return f" ({shutil.disk_usage(folder).free // 2**20} MB free in {folder})"
+    except Exception:  # noqa: BLE001 - only a hint
+        return ""
+
+
 def explain(err: BaseException, smk=None) -> str:
     """One line a biologist can act on, for errors DeepLabCut or the system raise."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -32,6 +45,10 @@ def explain(err: BaseException, smk=None) -> str:
         return text
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return f"disk full while writing {err.filename or 'outputs'}; free space in the results folder and re-run"
+    if isinstance(err, RuntimeError) and ("PytorchStreamWriter" in text or "inline_container" in text):
+        # torch.save's zip writer reports a short write (a full disk) as an internal assertion
+        return (f"PyTorch could not finish writing a model file: the disk is probably full{_free_space(smk)}; "
+                f"free space in the results folder and re-run{log_hint}")
     if isinstance(err, OSError) and err.errno == errno.EROFS:
         return f"cannot write {err.filename or 'outputs'}: the file system is read-only; set 'results' to a writable folder"
     if isinstance(err, PermissionError):

@@ -4,10 +4,13 @@ DLC's ellipse tracker makes tracklets that are right most of the time, but where
 touch it can swap them *inside* a tracklet, and no choice of which tracklet follows which can
 undo that. Two methods (``reid.method``):
 
+Both first drop keypoints farther than ``tracking.stray_keypoints`` body lengths from the middle of
+their fish (:func:`drop_stray_keypoints`: DLC's assembly took them from a neighbour).
+
 ``pieces`` (default)
     1. Cut every tracklet where it starts or stops touching another fish (centroids closer than
-       ``contact`` body lengths) and make each contact frame its own piece: between contacts a
-       piece is one fish.
+       ``contact`` body lengths, or another fish vanishing into or appearing out of it) and make
+       each contact frame its own piece: between contacts a piece is one fish.
     2. Fit, for this video, how likely a link is between pieces of the same fish rather than of
        two fish (:class:`LinkModel`). Appearance, one ratio per cue: the cosine similarity of the
        pieces' mean re-ID embeddings (DLC's transformer) and of their body colour (colour at points
@@ -19,7 +22,8 @@ undo that. Two methods (``reid.method``):
        link cost = minus the summed log-likelihood ratios, each frame a chain holds a reward.
        Pieces may stay out (DLC's own stitcher must use every tracklet, which becomes
        infeasible once tracklets are cut); the short ones left out are then added where they
-       are likelier the same fish than not (:func:`place_leftovers`).
+       are likelier the same fish than not, judged on the curve between the chain's pieces
+       around them (:func:`place_leftovers`).
     A video where appearance does not tell the fish apart gets ratios near zero: motion decides.
 
 ``tracklets``
@@ -49,6 +53,8 @@ MAX_LINK_GAP = 60  # frames: pieces farther apart in time are not linked directl
 EMBEDDED_FRAMES = 30  # frames per piece whose embeddings are averaged
 VELOCITY_FRAMES = 5  # frames at a piece's end whose displacement gives its speed and heading
 PREDICTION_GAPS = (1, 2, 4, 8, 16, 32)  # gaps at which the motion model measures its own error
+VANISH = 1.5  # contact distances within which a fish that vanishes has merged into another
+STRAY_MIN_KEYPOINTS = 3  # a detection with fewer keypoints has no reliable middle to judge them by
 
 
 @dataclass
@@ -75,6 +81,60 @@ def body_length(tracklets) -> float:
         spans.extend(np.linalg.norm(ext, axis=1).tolist())
     spans = [s for s in spans if np.isfinite(s) and s > 0]
     return float(np.median(spans)) if spans else 50.0
+
+
+def detections_body_length(tracks: dict) -> float:
+    """:func:`body_length` of the detections of ``{id: {frame: (K, 3)}}`` (every fifth of each tracklet)."""
+    spans = []
+    for frames in tracks.values():
+        for kps in list(frames.values())[::5]:
+            xy = kps[:, :2]
+            if np.isfinite(xy[:, 0]).sum() >= 2:
+                spans.append(float(np.linalg.norm(np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0))))
+    spans = [s for s in spans if s > 0]
+    return float(np.median(spans)) if spans else 50.0
+
+
+def drop_stray_keypoints(raw: dict, limit_px: float) -> tuple[dict, int]:
+    """A copy of ``_el.pickle`` content in which each keypoint farther than ``limit_px`` from the median of
+    its detection's keypoints is missing (x, y NaN, likelihood 0, as DLC marks one), and how many were.
+
+    Where fish touch, DLC's part-affinity assembly now and then gives a fish a keypoint of its
+    neighbour: one point a body length away pulls the fish's centre off by a tenth of that, makes
+    it look in contact, and draws a line across the tank in the labelled video.
+    """
+    out, dropped = {}, 0
+    for key, frames in raw.items():
+        if key in ("header", "single") or not isinstance(frames, dict):
+            out[key] = frames
+            continue
+        clean = {}
+        for fkey, flat in frames.items():
+            arr = np.array(flat, dtype=np.float64)
+            kps = arr.reshape(-1, arr.shape[-1]) if arr.ndim == 2 else arr.reshape(-1, 3)
+            xy = kps[:, :2]
+            seen = np.isfinite(xy).all(axis=1)
+            if seen.sum() >= STRAY_MIN_KEYPOINTS:
+                stray = seen & (np.linalg.norm(xy - np.median(xy[seen], axis=0), axis=1) > limit_px)
+                if stray.any() and (seen & ~stray).sum() >= STRAY_MIN_KEYPOINTS:
+                    kps[stray, :2] = np.nan
+                    kps[stray, 2] = 0.0
+                    dropped += int(stray.sum())
+            clean[fkey] = kps.reshape(np.shape(flat))
+        out[key] = clean
+    return out, dropped
+
+
+def cleaned_tracklets(raw: dict, stray: float | None) -> tuple[dict, dict, float, int]:
+    """The tracklets as both stitchers see them: ``(raw, tracks, body length, dropped)`` with stray
+    keypoints (farther than ``stray`` body lengths from their fish's middle; None: none) dropped.
+    The body length is measured before: the contact distance was set in its unit."""
+    tracks = load_tracklets_dict(raw)
+    body_len = detections_body_length(tracks)
+    if not stray or not tracks:
+        return raw, tracks, body_len, 0
+    raw, dropped = drop_stray_keypoints(raw, stray * body_len)
+    return raw, load_tracklets_dict(raw), body_len, dropped
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -167,6 +227,15 @@ def contact_frames(tracks: dict, limit_px: float) -> dict:
                 if np.linalg.norm(items[a][1] - items[b][1]) < limit_px:
                     out[items[a][0]].add(f)
                     out[items[b][0]].add(f)
+    # a fish that vanishes (or appears) next to another has merged into (or come out of) its
+    # detection, and the tracker may go on with either: that frame is a contact too
+    where = {f: dict(items) for f, items in by_frame.items()}
+    for tid, track in tracks.items():
+        for f, step in ((min(track), -1), (max(track), 1)):
+            here = where[f][tid]
+            for other, xy in where.get(f + step, {}).items():
+                if other != tid and f in tracks[other] and np.linalg.norm(where[f][other] - here) < VANISH * limit_px:
+                    out[other].add(f + step)
     return out
 
 
@@ -494,17 +563,65 @@ def merge(pieces: list):
     return Tracklet(np.concatenate([t.data for t in pieces]), np.concatenate([t.inds for t in pieces]))
 
 
+def bridge(p1, v1, p2, v2, gap: int, frames: np.ndarray) -> np.ndarray:
+    """Where a fish seen at p1 (velocity v1) and, ``gap`` frames later, at p2 (velocity v2) was in
+    between: cubic Hermite curve through both ends with their velocities (``frames`` counted from
+    the first end); a missing velocity is taken as the straight line's."""
+    line = (p2 - p1) / gap
+    v1 = line if v1 is None else v1
+    v2 = line if v2 is None else v2
+    t = (np.asarray(frames, float) / gap)[:, None]
+    return ((2 * t**3 - 3 * t**2 + 1) * p1 + (t**3 - 2 * t**2 + t) * gap * v1
+            + (-2 * t**3 + 3 * t**2) * p2 + (t**3 - t**2) * gap * v2)
+
+
+def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int) -> float | None:
+    """Motion log-likelihood ratio of ``piece`` belonging to the fish whose anchor centroids (frames x 2,
+    NaN where none) are given: on the :func:`bridge` between the anchors around it, else carried on
+    from the one within ``max_gap`` frames; None when no anchor is that close."""
+    n_frames = len(anchor)
+    seen = np.isfinite(anchor[:, 0])
+    before = np.flatnonzero(seen[max(0, piece.start - max_gap):piece.start])
+    after = np.flatnonzero(seen[piece.end + 1:piece.end + 1 + max_gap])
+    if len(before):
+        fb = max(0, piece.start - max_gap) + before[-1]
+        near = np.arange(max(0, fb - VELOCITY_FRAMES + 1), fb + 1)
+        pb, vb = track_end(anchor[near], near, tail=True)
+    if len(after):
+        fa = piece.end + 1 + after[0]
+        near = np.arange(fa, min(n_frames, fa + VELOCITY_FRAMES))
+        pa, va = track_end(anchor[near], near, tail=False)
+    if len(before) and len(after):
+        where = bridge(pb, vb, pa, va, int(fa - fb), piece.inds - fb)
+        ok = np.isfinite(piece.centroid).all(axis=1)
+        if not ok.any():
+            return None
+        err = float(np.mean(np.linalg.norm(piece.centroid[ok] - where[ok], axis=1)))
+        return model.motion(err, int(min(piece.start - fb, fa - piece.end)))
+    if len(before):
+        gap = int(piece.start - fb)
+        return model.motion(extrapolation_error(pb, vb, *end_state(piece, tail=False), gap), gap)
+    if len(after):
+        gap = int(fa - piece.end)
+        return model.motion(extrapolation_error(*end_state(piece, tail=True), pa, va, gap), gap)
+    return None
+
+
 def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues: dict, n_frames: int,
-                    max_gap: int = 10) -> tuple[list[list], int]:
+                    max_gap: int = MAX_LINK_GAP) -> tuple[list[list], int]:
     """Add each leftover piece (longest first) to the chain where it is likelier the same fish than
-    not: motion to the chain's nearest frames within ``max_gap``, appearance against the chain's
-    mean. DLC's own add-back drops single frames and can pick the wrong track (it indexes the list
-    of fitting tracks with a position in the list of all tracks)."""
+    not: appearance against the chain's mean; motion against where the chain's fish should be.
+
+    That is judged from the chain's *anchors*, its pieces of PIECE_MIN_LENGTH frames or more (single
+    contact frames are noisy: two fish's keypoints mix): between two anchors, on the curve that
+    joins them (:func:`bridge`), else carried on from the one within ``max_gap`` frames. DLC's own
+    add-back drops single frames and can pick the wrong track (it indexes the list of fitting tracks
+    with a position in the list of all tracks)."""
     means = piece_means(cues)
     chains = [list(c) for c in chains]
     protos = []
     occupied = np.zeros((len(chains), n_frames), bool)
-    centre = np.full((len(chains), n_frames, 2), np.nan)
+    anchor = np.full((len(chains), n_frames, 2), np.nan)
     for n, chain in enumerate(chains):
         proto = {}
         for name, m in means.items():
@@ -514,40 +631,24 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
         protos.append(proto)
         for t in chain:
             occupied[n, t.inds] = True
-            centre[n, t.inds] = t.centroid
+            anchor[n, t.inds] = t.centroid
     placed = 0
     for piece in sorted(leftovers, key=len, reverse=True):
         best, best_llr = None, 0.0
-        lo, hi = max(0, piece.start - max_gap), min(n_frames, piece.end + 1 + max_gap)
         for n in range(len(chains)):
             if occupied[n, piece.inds].any():  # that fish is already elsewhere then
                 continue
-            llrs = []
-            before = np.flatnonzero(occupied[n, lo:piece.start])
-            if len(before):
-                f = lo + before[-1]
-                near = np.arange(max(0, f - VELOCITY_FRAMES + 1), f + 1)
-                llrs.append(model.motion(extrapolation_error(*track_end(centre[n, near], near, tail=True),
-                                                             *end_state(piece, tail=False), int(piece.start - f)),
-                                         int(piece.start - f)))
-            after = np.flatnonzero(occupied[n, piece.end + 1:hi])
-            if len(after):
-                f = piece.end + 1 + after[0]
-                near = np.arange(f, min(n_frames, f + VELOCITY_FRAMES))
-                llrs.append(model.motion(extrapolation_error(*end_state(piece, tail=True),
-                                                             *track_end(centre[n, near], near, tail=False),
-                                                             int(f - piece.end)),
-                                         int(f - piece.end)))
-            if not llrs:
+            llr = anchored_motion(model, anchor[n], piece, max_gap)
+            if llr is None:
                 continue
-            llr = float(np.mean(llrs))
             llr += model.appearance(similarities(means, piece, protos[n]), len(piece))
             if llr > best_llr:
                 best, best_llr = n, llr
         if best is not None:
             chains[best].append(piece)
             occupied[best, piece.inds] = True
-            centre[best, piece.inds] = piece.centroid
+            if len(piece) >= PIECE_MIN_LENGTH:
+                anchor[best, piece.inds] = piece.centroid
             placed += 1
     return chains, placed
 
@@ -615,18 +716,20 @@ def fill_gaps(df, max_gap: int):
 def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: int, scorer: str,
                  bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
                  appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0,
-                 body_store=None) -> StitchResult:
+                 body_store=None, stray: float | None = 0.75) -> StitchResult:
     """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
 
     ``max_gap``: gaps of at most this many frames are interpolated in both outputs; ``body_store``:
-    features read as body colour, a second appearance cue of method ``pieces``.
+    features read as body colour, a second appearance cue of method ``pieces``; ``stray``: keypoints
+    farther than this many body lengths from the middle of their fish are dropped first
+    (:func:`drop_stray_keypoints`; None: kept).
     """
     import pickle
 
     with open(el_pickle, "rb") as fh:
         raw = pickle.load(fh)
     summary = {"n_frames": n_frames, "reid_used": False}
-    tracks = load_tracklets_dict(raw)
+    raw, tracks, body_len, summary["stray_keypoints_dropped"] = cleaned_tracklets(raw, stray)
     summary["tracklets_before"] = len(tracks)
     if not tracks or max(len(t) for t in tracks.values()) < 3:
         log.warning("%s: no tracklet to stitch (no fish detected?); writing empty tracks", el_pickle)
@@ -643,7 +746,6 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
         summary["warning"] = summary.get("warning", "re-ID unavailable: motion-only tracks used")
         return StitchResult(motion_df, motion_df.copy(), summary)
 
-    body_len = body_length(motion_st.tracklets)
     summary["method"] = method
     reid_df = None
     if method == "pieces":

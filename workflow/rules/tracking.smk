@@ -19,6 +19,7 @@ rule stitch:
         feature_parts=config["reid"]["feature_parts"],
         body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],
+        stray_keypoints=config["tracking"]["stray_keypoints"],
         device=config["reid"]["device"],
         scorer=SCORER,
     log:
