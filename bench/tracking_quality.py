@@ -80,7 +80,7 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
 def stitch_options(settings) -> dict:
     r, t = settings.config["reid"], settings.config["tracking"]
     return dict(method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
-                max_gap=t["max_gap"])
+                max_gap=t["max_gap"], stray=t["stray_keypoints"])
 
 
 def our_stitch_time(settings, vid: str) -> float:
@@ -106,18 +106,14 @@ def our_stitch_time(settings, vid: str) -> float:
 def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float) -> pd.DataFrame:
     """The ceiling: our pieces, each given to the fish it mostly follows in the ground truth (longest
     first, never two pieces of one fish in the same frame)."""
-    import json
     import pickle
 
     from cichlid_track.metrics import centroids
-    from cichlid_track.stitching import (body_length, cleaned_tracklets, cut_pieces, fill_gaps, merge,
-                                         tracklet_objects, tracks_dataframe)
+    from cichlid_track.stitching import cleaned_tracklets, cut_pieces, fill_gaps, merge, tracks_dataframe
 
+    # the tracklets, and the body length, exactly as our stitcher sees them, so that the pieces are the same
     with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
-        raw, tracks, _, _ = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
-    # the body length our stitcher cut with, so that the pieces are the same
-    summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
-    body_len = summary.get("link_model", {}).get("body_length_px") or body_length(tracklet_objects(raw))
+        raw, tracks, body_len, _ = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
     pieces = cut_pieces(raw, tracks, settings.config["reid"]["contact"] * body_len)
     gt = np.stack(list(centroids(truth).values()))
     fish = [[] for _ in range(len(gt))]

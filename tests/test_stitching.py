@@ -238,7 +238,7 @@ def fish_pose(x, y, n=9, length=48.0):
 
 
 def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_place():
-    from cichlid_track.stitching import _centroid, detections_body_length, drop_stray_keypoints
+    from cichlid_track.stitching import _centroid, body_length, drop_stray_keypoints
 
     good = fish_pose(100, 100)
     bad = good.copy()
@@ -247,7 +247,7 @@ def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_pla
     three[2, :2] = (400, 400)  # three keypoints: no middle to judge by, kept as they are
     raw = {"header": None, 0: {"frame000": good, "frame001": bad}, 1: {"frame000": three}}
     tracks = {0: {0: good[:, :3], 1: bad[:, :3]}}
-    body = detections_body_length(tracks)
+    body = body_length(tracks)
     assert body == pytest.approx(48.0)
     assert np.linalg.norm(_centroid(bad) - _centroid(good)) > 9  # the fish seems to jump by a fifth of itself
 

@@ -72,19 +72,9 @@ def empty_tracks(scorer: str, individuals: list[str], bodyparts: list[str], n_fr
     return pd.DataFrame(np.nan, index=range(n_frames), columns=cols)
 
 
-def body_length(tracklets) -> float:
-    """Median extent of the detected keypoints: the natural unit of distances."""
-    spans = []
-    for t in tracklets:
-        xy = t.xy[:: max(1, len(t) // 5)]
-        ext = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)
-        spans.extend(np.linalg.norm(ext, axis=1).tolist())
-    spans = [s for s in spans if np.isfinite(s) and s > 0]
-    return float(np.median(spans)) if spans else 50.0
-
-
-def detections_body_length(tracks: dict) -> float:
-    """:func:`body_length` of the detections of ``{id: {frame: (K, 3)}}`` (every fifth of each tracklet)."""
+def body_length(tracks: dict) -> float:
+    """Median extent (bounding-box diagonal) of the detected keypoints, every fifth detection of each
+    tracklet of ``{id: {frame: (K, 3)}}``: the natural unit of distances."""
     spans = []
     for frames in tracks.values():
         for kps in list(frames.values())[::5]:
@@ -110,8 +100,8 @@ def drop_stray_keypoints(raw: dict, limit_px: float) -> tuple[dict, int]:
             continue
         clean = {}
         for fkey, flat in frames.items():
-            arr = np.array(flat, dtype=np.float64)
-            kps = arr.reshape(-1, arr.shape[-1]) if arr.ndim == 2 else arr.reshape(-1, 3)
+            kps = np.array(flat, dtype=np.float64)  # a copy: (K, 4) as DLC 3 stores it, or flat x, y, likelihood
+            kps = kps if kps.ndim == 2 else kps.reshape(-1, 3)
             xy = kps[:, :2]
             seen = np.isfinite(xy).all(axis=1)
             if seen.sum() >= STRAY_MIN_KEYPOINTS:
@@ -130,7 +120,7 @@ def cleaned_tracklets(raw: dict, stray: float | None) -> tuple[dict, dict, float
     keypoints (farther than ``stray`` body lengths from their fish's middle; None: none) dropped.
     The body length is measured before: the contact distance was set in its unit."""
     tracks = load_tracklets_dict(raw)
-    body_len = detections_body_length(tracks)
+    body_len = body_length(tracks)
     if not stray or not tracks:
         return raw, tracks, body_len, 0
     raw, dropped = drop_stray_keypoints(raw, stray * body_len)
@@ -233,8 +223,8 @@ def contact_frames(tracks: dict, limit_px: float) -> dict:
     for tid, track in tracks.items():
         for f, step in ((min(track), -1), (max(track), 1)):
             here = where[f][tid]
-            for other, xy in where.get(f + step, {}).items():
-                if other != tid and f in tracks[other] and np.linalg.norm(where[f][other] - here) < VANISH * limit_px:
+            for other in where.get(f + step, {}):
+                if other != tid and other in where[f] and np.linalg.norm(where[f][other] - here) < VANISH * limit_px:
                     out[other].add(f + step)
     return out
 
