@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 K = 9
 
 
@@ -73,7 +71,7 @@ def main(argv=None):
     p.add_argument("--fps", type=int, default=30)
     a = p.parse_args(argv)
 
-    from cichlid_track.stitching import stitch_video
+    from cichlid_track.tracking import stitch_video
     from deeplabcut.refine_training_dataset.stitch import TrackletStitcher  # noqa: F401  (import time apart)
 
     print("| minutes | frames | tracklets | pieces | linked | placed after | stitch_video, both outputs (s) |")

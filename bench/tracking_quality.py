@@ -22,7 +22,6 @@ import math
 import os
 import shelve
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +31,6 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -69,7 +67,7 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
                                 destfolder=str(folder), transformer_checkpoint=settings.reid_model(vid),
                                 track_method="ellipse", snapshot_index=dlc_snapshot_index(snapshot.parent, snapshot))
     seconds = time.perf_counter() - start
-    from cichlid_track.stitching import fill_gaps
+    from cichlid_track.tracking import fill_gaps
 
     # the same gap filling as our two outputs get, so that only the stitching differs
     tracks = fill_gaps(pd.read_hdf(folder / f"{prefix}_el_tr.h5").reindex(range(n_frames)),
@@ -88,7 +86,7 @@ def our_stitch_time(settings, vid: str) -> float:
 
     from cichlid_track.features import FeatureStore
     from cichlid_track.reid import load_embedder
-    from cichlid_track.stitching import stitch_video
+    from cichlid_track.tracking import stitch_video
 
     with open(settings.video_file(vid, "_meta.pickle"), "rb") as fh:
         meta = pickle.load(fh)["data"]
@@ -109,7 +107,7 @@ def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float)
     import pickle
 
     from cichlid_track.metrics import centroids
-    from cichlid_track.stitching import cleaned_tracklets, cut_pieces, fill_gaps, merge, tracks_dataframe
+    from cichlid_track.tracking import cleaned_tracklets, cut_pieces, fill_gaps, merge, tracks_dataframe
 
     # the tracklets, and the body length, exactly as our stitcher sees them, so that the pieces are the same
     with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
@@ -138,7 +136,7 @@ def lookup_error_rates(settings, vid: str, offsets=(0, 1, 2, 4, 8), n=2000, seed
     from deeplabcut.pose_tracking_pytorch.tracking_utils import query_feature_by_coord_in_img_space
 
     from cichlid_track.features import FeatureStore
-    from cichlid_track.reid import nearest_assembly
+    from cichlid_track.features import nearest_assembly
 
     rng = np.random.default_rng(seed)
     rows = {}

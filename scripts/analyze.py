@@ -4,11 +4,10 @@ from cichlid_track.analysis import analyze_video
 
 
 def main(smk):
-    vid = smk.wildcards.vid
     device = None if smk.params.device == "auto" else smk.params.device
     stats = analyze_video(
         smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot, smk.input.video,
-        prefix=f"{vid}{smk.params.scorer}", scorer=smk.params.scorer, outputs=dict(smk.output.items()),
+        prefix=smk.params.prefix, scorer=smk.params.scorer, outputs=dict(smk.output.items()),
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
         appearance=smk.params.appearance_features)
     print("analysis:", stats)

@@ -1,6 +1,6 @@
 """Rule evaluate: RMSE/mAP of the chosen snapshot and DLC's labelled evaluation images."""
 from cichlid_track import rule_io
-from cichlid_track.dlc_steps import evaluate
+from cichlid_track.evaluation import evaluate
 
 
 def main(smk):

@@ -1,13 +1,12 @@
-"""Rule labelled_video: DLC's labelled video of the final tracks."""
+"""Rule labelled_video: the final tracks drawn on the video, dots sized to the fish."""
 from cichlid_track import rule_io
-from cichlid_track.dlc_steps import labelled_video
+from cichlid_track.labelled_video import labelled_video
 
 
 def main(smk):
-    vid = smk.wildcards.vid
-    labelled_video(smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot,
-                   smk.input.video, vid, f"{vid}{smk.params.scorer}", smk.input.tracks, smk.input.meta, smk.output[0],
-                   trailpoints=smk.params.trailpoints, pcutoff=smk.params.pcutoff)
+    dots = labelled_video(smk.input.video, smk.input.tracks, smk.output[0], trailpoints=smk.params.trailpoints,
+                          pcutoff=smk.params.pcutoff, colormap=smk.params.colormap)
+    print(f"labelled video written, dots of {dots} px")
 
 
 rule_io.run(snakemake, main)  # noqa: F821

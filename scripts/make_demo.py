@@ -5,12 +5,10 @@
 """
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cichlid_track.synth import DemoSpec, make_demo  # noqa: E402
+from cichlid_track.synth import DemoSpec, make_demo
 
 
 def main(argv=None):

@@ -1,5 +1,6 @@
 """Rule project_copy: working copy of the user's DLC project under results/."""
 from cichlid_track import rule_io
+from cichlid_track.errors import CichlidError
 from cichlid_track.labelcheck import bad_folders_message, read_report
 from cichlid_track.project import make_working_copy
 
@@ -11,7 +12,7 @@ def main(smk):
     exclude = list(smk.params.exclude)
     bad = [r["folder"] for r in read_report(smk.input.report) if not r["ok"] and r["folder"] not in exclude]
     if bad and smk.params.on_bad == "stop":
-        raise rule_io.UserError(bad_folders_message(bad, smk.input.report))
+        raise CichlidError(bad_folders_message(bad, smk.input.report))
     if bad:
         logging.warning("leaving out labelled-data folders with problems: %s (see %s)", bad, smk.input.report)
         exclude += bad

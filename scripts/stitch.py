@@ -9,11 +9,11 @@ def main(smk):
     from cichlid_track.atomic import atomic_path, write_text
     from cichlid_track.features import FeatureStore
     from cichlid_track.reid import load_embedder
-    from cichlid_track.stitching import stitch_video
+    from cichlid_track.tracking import stitch_video
 
     with open(smk.input.meta, "rb") as fh:
         meta = pickle.load(fh)["data"]
-    embed = load_embedder(smk.input.reid, smk.params.device)
+    embed = load_embedder(smk.input.reid, "cpu")  # a CPU job: a few thousand embeddings, no GPU held for them
     with FeatureStore(smk.input.features, parts=smk.params.feature_parts) as store:
         if embed is not None and embed.feature_dim != store.n_features:
             raise ValueError(f"{smk.input.reid} reads {embed.feature_dim} feature channels but {smk.input.features} "

@@ -10,7 +10,7 @@ def main(smk):
     # DLC trains with the config in its model folder: make it exactly the declared one
     copy_file(smk.input.pytorch_config, smk.params.dlc_pytorch_config)
     train(smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.pytorch_config,
-          smk.params.epochs, smk.output[0], weights=smk.params.weights or None, device=device)
+          smk.params.snapshot_epoch, smk.output[0], weights=smk.params.weights or None, device=device)
 
 
 rule_io.run(snakemake, main)  # noqa: F821

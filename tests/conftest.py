@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # any weight download fails fast
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 

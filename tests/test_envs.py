@@ -36,3 +36,15 @@ def test_workflow_env_agrees_with_ci():
     conda = dict(d.split("=", 1) for d in env["dependencies"] if isinstance(d, str) and not d.startswith("python"))
     for name in ("snakemake", "snakemake-executor-plugin-slurm"):
         assert version(name) == conda[name], name
+
+
+def test_both_envs_install_our_library():
+    """The launching env reads cichlid_track at parse time, the job env in every rule script: both install the
+    repository itself (pyproject.toml), editable, so they always run the checked-out code."""
+    env = yaml.safe_load((REPO / "envs" / "workflow.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e .." in pip_section  # relative to envs/, where conda runs pip
+    post_deploy = (REPO / "envs" / "dlc.post-deploy.sh").read_text()  # snakemake runs it after building dlc.yaml
+    assert "pip install --no-deps -e" in post_deploy
+    assert 'name = "cichlid-track"' in (REPO / "pyproject.toml").read_text()
+    assert version("cichlid-track")  # and CI's .venv has it installed (.ci/setup)

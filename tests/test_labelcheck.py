@@ -52,20 +52,20 @@ def test_workflow_stops_naming_bad_folders_or_excludes_them(copy_of_demo_project
     proc = run_snakemake(tmp_path, [cfg], target, check=False)
     assert proc.returncode != 0
     lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("ERROR in rule project_copy")]
-    assert lines and "session1, session2" in lines[0] and "exclude_labeled_data" in lines[0], proc.stderr[-3000:]
-    report = pd.read_csv(results / "qc" / "labeled_data.tsv", sep="\t")
+    assert lines and "session1, session2" in lines[0] and "exclude_labelled_data" in lines[0], proc.stderr[-3000:]
+    report = pd.read_csv(results / "qc" / "labelled_data.tsv", sep="\t")
     assert list(report["ok"]) == [False, False]
 
     assert tree_hashes(copy_of_demo_project.parent) == before
 
-    # session1 repaired; session2 still broken: with on_bad_labeled_data: exclude it is left out
+    # session1 repaired; session2 still broken: with on_bad_labelled_data: exclude it is left out
     import shutil
 
     shutil.rmtree(copy_of_demo_project.parent / "labeled-data" / "session1")
     shutil.copytree(demo_data["project"] / "labeled-data" / "session1",
                     copy_of_demo_project.parent / "labeled-data" / "session1")
     cfg2 = write_config(tmp_path / "c2.yaml", project=str(copy_of_demo_project), samples=str(demo_data["samples"]),
-                        results=str(results), on_bad_labeled_data="exclude")
+                        results=str(results), on_bad_labelled_data="exclude")
     run_snakemake(tmp_path, [cfg2], target)
     work = yaml.safe_load((results / "project" / "config.yaml").read_text())
     assert [k.rsplit("/", 1)[-1] for k in work["video_sets"]] == ["session1.mp4"]

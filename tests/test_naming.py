@@ -11,7 +11,7 @@ def test_names_without_deeplabcut():
     assert n.model_folder == "dlc-models-pytorch/iteration-0/tankNov22-trainset95shuffle1"
     assert n.snapshot.endswith("train/snapshot-060.pt")
     assert net_display_name("dlcrnet_stride16_ms5") == "DlcrnetStride16Ms5"
-    assert snapshot_filename(7, best=True) == "snapshot-best-007.pt"
+    assert snapshot_filename(7) == "snapshot-007.pt"
     assert labelled_video_suffix(0.6) == "_el_id_p60_labeled.mp4"
 
 

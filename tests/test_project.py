@@ -39,7 +39,7 @@ def test_moved_project_gets_its_paths_fixed(copy_of_demo_project, tmp_path):
 
 
 def test_unknown_exclusion_and_missing_folder(copy_of_demo_project, tmp_path):
-    with pytest.raises(ProjectError, match=r"exclude_labeled_data names \['sesion1'\]"):
+    with pytest.raises(ProjectError, match=r"exclude_labelled_data names \['sesion1'\]"):
         make_working_copy(copy_of_demo_project, tmp_path / "w", exclude=["sesion1"])
     shutil.rmtree(copy_of_demo_project.parent / "labeled-data" / "session1")
     with pytest.raises(ProjectError, match="session1 does not exist but is listed in video_sets"):

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from cichlid_track.features import FeatureStore, FeatureWriter, body_points, sample_keypoint_features
-from cichlid_track.reid import mine_triplets, nearest_assembly
+from cichlid_track.features import nearest_assembly
+from cichlid_track.reid import mine_triplets
 
 
 def fish(x, y, k=9, spacing=6.0):
@@ -157,34 +158,3 @@ def test_mining_with_a_single_tracklet_finds_nothing(tmp_path):
     with _store(tmp_path, frames) as st:
         r = mine_triplets(tracks, st, n_triplets=20)
     assert len(r.triplets) == 0 and r.n_tracklets == 1
-
-
-def test_dlcs_own_feature_shelf_can_be_read_and_mined(tmp_path):
-    """A shelf written by DLC 3.0.2's own FeatureShelfWriter reads like our HDF5 file."""
-    from deeplabcut.pose_estimation_pytorch.runners.shelving import FeatureShelfWriter
-
-    from cichlid_track.features import open_features
-
-    n_frames, tracks = 12, {0: {}, 1: {}}
-    pose_cfg = {"all_joints": [[i] for i in range(9)], "all_joints_names": [f"bp{i}" for i in range(9)]}
-    writer = FeatureShelfWriter(pose_cfg, tmp_path / "v_bpt_features.pickle", num_frames=n_frames)
-    writer.open()
-    for f in range(n_frames):
-        a, b = np.c_[fish(10 + f, 10), np.ones(9)], np.c_[fish(10 + f, 90), np.ones(9)]
-        feats = np.zeros((2, 9, 4), np.float32)
-        feats[0, :, 0], feats[1, :, 1] = 1, 1
-        writer.add_prediction(bodyparts=np.stack([a, b]), features=feats)
-        tracks[0][f], tracks[1][f] = a, b
-    writer.close()
-    with pytest.raises(ValueError, match="frame count"):
-        open_features(tmp_path / "v_bpt_features.pickle")
-    st = open_features(tmp_path / "v_bpt_features.pickle", n_frames)
-    try:
-        assert (st.n_frames, st.n_keypoints, st.n_features) == (12, 9, 4)
-        np.testing.assert_allclose(st.keypoints(11)[1, :, :2], fish(21, 90))
-        assert st.features(11)[1, 0].tolist() == [0, 1, 0, 0]
-        r = mine_triplets(tracks, st, n_triplets=20, seed=0)
-        anchor, pos, neg = r.triplets[:, 0, 0], r.triplets[:, 1, 0], r.triplets[:, 2, 0]
-        assert len(r.triplets) == 20 and np.all(anchor == pos) and np.all((anchor != neg).any(axis=-1))
-    finally:
-        st.close()

@@ -4,7 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
-from cichlid_track.stitching import extrapolation_error, fill_gaps, split_at_contacts, stitch_video
+from cichlid_track.tracking import fill_gaps, split_at_contacts, stitch_video
+from cichlid_track.tracking.motion import extrapolation_error
 
 K = 3
 
@@ -215,7 +216,8 @@ def test_fish_always_touching_fall_back_to_whole_tracklets(tmp_path):
 
 
 def test_motion_error_is_measured_inside_the_pieces_and_never_shrinks_with_the_gap():
-    from cichlid_track.stitching import PREDICTION_GAPS, as_tracklet, fit_motion_error
+    from cichlid_track.tracking.motion import PREDICTION_GAPS, fit_motion_error
+    from cichlid_track.tracking.tracklet_io import as_tracklet
 
     rng = np.random.default_rng(0)
     pieces = []
@@ -238,7 +240,8 @@ def fish_pose(x, y, n=9, length=48.0):
 
 
 def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_place():
-    from cichlid_track.stitching import _centroid, body_length, drop_stray_keypoints
+    from cichlid_track.tracking import body_length, drop_stray_keypoints
+    from cichlid_track.tracking.contacts import centroid
 
     good = fish_pose(100, 100)
     bad = good.copy()
@@ -249,7 +252,7 @@ def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_pla
     tracks = {0: {0: good[:, :3], 1: bad[:, :3]}}
     body = body_length(tracks)
     assert body == pytest.approx(48.0)
-    assert np.linalg.norm(_centroid(bad) - _centroid(good)) > 9  # the fish seems to jump by a fifth of itself
+    assert np.linalg.norm(centroid(bad) - centroid(good)) > 9  # the fish seems to jump by a fifth of itself
 
     clean, dropped = drop_stray_keypoints(raw, 0.75 * body)
     assert dropped == 1
@@ -258,12 +261,12 @@ def test_a_keypoint_taken_from_a_neighbour_is_dropped_and_the_fish_keeps_its_pla
     np.testing.assert_array_equal(fixed[:8], bad[:8])
     np.testing.assert_array_equal(clean[0]["frame000"], good)
     np.testing.assert_array_equal(clean[1]["frame000"], three)
-    assert np.linalg.norm(_centroid(fixed) - _centroid(good)) < 4
+    assert np.linalg.norm(centroid(fixed) - centroid(good)) < 4
     assert bad[8, 0] == 210  # the input is not changed in place
 
 
 def test_a_fish_vanishing_beside_another_cuts_that_ones_tracklet():
-    from cichlid_track.stitching import contact_frames
+    from cichlid_track.tracking import contact_frames
 
     def track(frames, y, dx=3.0):
         return {f: fish_pose(20 + dx * f, y, n=3)[:, :3] for f in frames}
@@ -279,7 +282,7 @@ def test_a_fish_vanishing_beside_another_cuts_that_ones_tracklet():
 
 
 def test_bridge_joins_two_ends_with_their_velocities():
-    from cichlid_track.stitching import bridge
+    from cichlid_track.tracking.motion import bridge
 
     p1, p2 = np.array([0.0, 0.0]), np.array([20.0, 0.0])
     line = bridge(p1, np.array([2.0, 0.0]), p2, np.array([2.0, 0.0]), 10, np.arange(11))
@@ -295,7 +298,9 @@ def test_contact_frames_far_from_the_chain_ends_go_to_the_fish_on_their_curve():
     """Two fish side by side (25 px apart) through frames 10-39, each frame its own piece; the
     chains hold each fish before and after. Frames 15 or more from either end are judged on the curve
     joining the two ends, and each frame goes to its own fish."""
-    from cichlid_track.stitching import LinkModel, as_tracklet, place_leftovers
+    from cichlid_track.tracking.leftovers import place_leftovers
+    from cichlid_track.tracking.link_model import LinkModel
+    from cichlid_track.tracking.tracklet_io import as_tracklet
 
     def path(fish, f):
         return 20 + 3 * f, 100 + 25 * fish + 0.04 * (f - 25) ** 2  # both dip and rise again

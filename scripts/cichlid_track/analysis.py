@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import publish, staging_dir
+from .errors import CichlidError
 from .features import FeatureWriter
 from .project import settle_project_path
 
@@ -190,8 +191,8 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     return {"frames": len(predictions), "detections": n_detections, "seconds": stop - start}
 
 
-class VideoReadError(RuntimeError):
-    pass
+class VideoReadError(CichlidError, RuntimeError):
+    """A video no frame of which can be decoded."""
 
 
 def check_video_readable(video: str | Path) -> None:

@@ -12,12 +12,9 @@ Layout of ``<prefix>_bpt_features.h5`` (rows = detected assemblies, in the order
   the keypoint, colour inside the body: see :func:`body_points`).
 
 One deterministic file, written under a temporary name and renamed when complete.
-DLC's own shelve (``_bpt_features.pickle`` + .dat/.dir/.bak) can be read too
-(:class:`DLCShelfFeatures`).
 """
 from __future__ import annotations
 
-import shelve
 from pathlib import Path
 
 import numpy as np
@@ -205,55 +202,25 @@ class FeatureStore:
         self.close()
 
 
-class DLCShelfFeatures:
-    """DLC's own ``_bpt_features.pickle`` shelve, behind the same interface as :class:`FeatureStore`."""
+def nearest_assembly(query: np.ndarray, detections: np.ndarray, max_distance: float = np.inf) -> tuple[int, float]:
+    """Index of the detection nearest to ``query`` and its mean keypoint distance.
 
-    def __init__(self, path: str | Path, n_frames: int):
-        self.db = shelve.open(str(path), flag="r")
-        keys = [k for k in self.db.keys() if k.startswith("frame")]
-        self.width = len(keys[0]) - len("frame") if keys else 1
-        self._n_frames = n_frames
-        first = self.db[keys[0]]["features"] if keys else np.zeros((0, 1, 1))
-        self._k, self._c = first.shape[1], first.shape[2]
-
-    @property
-    def n_frames(self) -> int:
-        return self._n_frames
-
-    @property
-    def n_features(self) -> int:
-        return self._c
-
-    @property
-    def n_keypoints(self) -> int:
-        return self._k
-
-    def _entry(self, frame: int):
-        return self.db.get("frame" + str(frame).zfill(self.width))
-
-    def keypoints(self, frame: int) -> np.ndarray:
-        e = self._entry(frame)
-        if e is None:
-            return np.zeros((0, self._k, 3), np.float32)
-        xy = np.asarray(e["coordinates"], dtype=np.float32)
-        kps = np.concatenate([xy, np.ones(xy.shape[:2] + (1,), np.float32)], axis=-1)
-        kps[np.all(xy <= 0, axis=-1)] = np.nan
-        return kps
-
-    def features(self, frame: int, rows=None) -> np.ndarray:
-        e = self._entry(frame)
-        block = np.asarray(e["features"]) if e is not None else np.zeros((0, self._k, self._c))
-        return block if rows is None else block[rows]
-
-    def close(self) -> None:
-        self.db.close()
-
-
-def open_features(path: str | Path, n_frames: int | None = None):
-    """Our HDF5 file, or DLC's shelve (``..._bpt_features.pickle``)."""
-    path = Path(path)
-    if path.suffix == ".h5":
-        return FeatureStore(path)
-    if n_frames is None:
-        raise ValueError("reading DLC's feature shelve needs the video's frame count")
-    return DLCShelfFeatures(path, n_frames)
+    query: (K, >=2); detections: (n, K, >=2); missing keypoints are NaN (or negative, as DLC pads).
+    Distance = mean Euclidean distance over keypoints present in both. Returns (-1, inf) when no
+    detection shares a keypoint with the query or the nearest is farther than ``max_distance``.
+    """
+    if len(detections) == 0:
+        return -1, float("inf")
+    q = np.asarray(query, dtype=np.float64)[..., :2].copy()
+    d = np.asarray(detections, dtype=np.float64)[..., :2].copy()
+    q[np.any(q < 0, axis=-1)] = np.nan
+    d[np.any(d < 0, axis=-1)] = np.nan
+    dist = np.linalg.norm(d - q[None], axis=-1)  # (n, K), NaN where either is missing
+    present = np.isfinite(dist)
+    counts = present.sum(axis=1)
+    sums = np.where(present, dist, 0.0).sum(axis=1)
+    mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+    best = int(np.argmin(mean))
+    if not np.isfinite(mean[best]) or mean[best] > max_distance:
+        return -1, float("inf")
+    return best, float(mean[best])

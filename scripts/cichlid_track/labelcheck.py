@@ -119,4 +119,4 @@ def read_report(path: str | Path) -> list[dict]:
 
 def bad_folders_message(bad: list[str], report: str | Path) -> str:
     return (f"labelled-data folders with problems: {', '.join(bad)} (see {report}); fix them, or add them to "
-            f"exclude_labeled_data in the config, or set on_bad_labeled_data: exclude to leave them out automatically")
+            f"exclude_labelled_data in the config, or set on_bad_labelled_data: exclude to leave them out automatically")

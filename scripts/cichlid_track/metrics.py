@@ -42,7 +42,18 @@ def mot_metrics(truth: pd.DataFrame, tracks: pd.DataFrame, max_px: float = 20.0)
 
 
 def read_truth(path) -> pd.DataFrame:
-    """Ground truth written by the demo generator: columns individuals/bodyparts/coords."""
-    df = pd.read_csv(path, header=[0, 1, 2])
+    """Ground-truth tracks, columns individuals/bodyparts/coords: the demo generator's ``<id>.csv``, or a
+    DeepLabCut ``.h5`` (scorer/individuals/bodyparts/coords, as DLC's refine GUI saves tracks)."""
+    from pathlib import Path
+
+    if Path(path).suffix == ".h5":
+        df = pd.read_hdf(path)
+        if df.columns.nlevels == 4:
+            df = df.droplevel(0, axis=1)  # DLC's scorer level
+    else:
+        df = pd.read_csv(path, header=[0, 1, 2])
+    if df.columns.nlevels != 3:
+        raise ValueError(f"{path}: ground truth needs columns individuals/bodyparts/coords "
+                         f"(found {df.columns.nlevels} header rows)")
     df.columns = df.columns.set_names(["individuals", "bodyparts", "coords"])
     return df

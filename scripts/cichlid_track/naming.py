@@ -66,9 +66,8 @@ class DLCNames:
                 f"shuffle{self.shuffle}_snapshot_{self.snapshot_epoch}")
 
 
-def snapshot_filename(epoch: int, best: bool = False) -> str:
-    uid = f"{epoch:03}"
-    return f"snapshot-{'best-' if best else ''}{uid}.pt"
+def snapshot_filename(epoch: int) -> str:
+    return f"snapshot-{epoch:03}.pt"
 
 
 def names_from_config(dlc_cfg: dict, shuffle: int, trainingset_index: int, net_type: str,
@@ -88,11 +87,6 @@ def names_from_config(dlc_cfg: dict, shuffle: int, trainingset_index: int, net_t
         net_type=net_type,
         snapshot_epoch=int(snapshot_epoch),
     )
-
-
-def video_prefix(video_id: str, scorer: str) -> str:
-    """``<video stem><scorer>``: the prefix of every per-video DLC output."""
-    return f"{video_id}{scorer}"
 
 
 def labelled_video_suffix(pcutoff: float) -> str:

@@ -13,10 +13,11 @@ from pathlib import Path
 import yaml
 
 from .atomic import write_text
+from .errors import CichlidError
 
 
-class ProjectError(ValueError):
-    pass
+class ProjectError(CichlidError, ValueError):
+    """The DLC project (its config.yaml or labelled data) cannot be used as it is."""
 
 
 def read_dlc_config(path: str | Path) -> dict:
@@ -72,7 +73,7 @@ def make_working_copy(user_config: str | Path, dest: str | Path, exclude: list[s
     unknown = sorted(exclude - set(excluded))
     if unknown:
         raise ProjectError(
-            f"exclude_labeled_data names {unknown}, which are not in {user_config}'s video_sets "
+            f"exclude_labelled_data names {unknown}, which are not in {user_config}'s video_sets "
             f"(folders there: {sorted(labelled_folder_name(k) for k in video_sets)}); fix the names")
     if not kept:
         raise ProjectError(f"{user_config}: no labelled-data folder left to train on "
@@ -82,7 +83,7 @@ def make_working_copy(user_config: str | Path, dest: str | Path, exclude: list[s
         src_dir = src / "labeled-data" / folder
         if not src_dir.is_dir():
             raise ProjectError(f"{src_dir} does not exist but is listed in video_sets; add it to "
-                               f"exclude_labeled_data or restore the folder")
+                               f"exclude_labelled_data or restore the folder")
         dst_dir = dest / "labeled-data" / folder
         dst_dir.mkdir(parents=True, exist_ok=True)
         for item in sorted(src_dir.iterdir()):

@@ -17,68 +17,14 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .features import nearest_assembly
+
 log = logging.getLogger(__name__)
-
-
-def nearest_assembly(query: np.ndarray, detections: np.ndarray, max_distance: float = np.inf) -> tuple[int, float]:
-    """Index of the detection nearest to ``query`` and its mean keypoint distance.
-
-    query: (K, >=2); detections: (n, K, >=2); missing keypoints are NaN (or negative, as DLC pads).
-    Distance = mean Euclidean distance over keypoints present in both. Returns (-1, inf) when no
-    detection shares a keypoint with the query or the nearest is farther than ``max_distance``.
-    """
-    if len(detections) == 0:
-        return -1, float("inf")
-    q = np.asarray(query, dtype=np.float64)[..., :2].copy()
-    d = np.asarray(detections, dtype=np.float64)[..., :2].copy()
-    q[np.any(q < 0, axis=-1)] = np.nan
-    d[np.any(d < 0, axis=-1)] = np.nan
-    dist = np.linalg.norm(d - q[None], axis=-1)  # (n, K), NaN where either is missing
-    present = np.isfinite(dist)
-    counts = present.sum(axis=1)
-    sums = np.where(present, dist, 0.0).sum(axis=1)
-    mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-    best = int(np.argmin(mean))
-    if not np.isfinite(mean[best]) or mean[best] > max_distance:
-        return -1, float("inf")
-    return best, float(mean[best])
-
-
-def load_tracklets(el_pickle: str | Path) -> dict[int, dict[int, np.ndarray]]:
-    """``_el.pickle`` -> {tracklet id: {frame: (K, 3) x, y, likelihood}}."""
-    import pickle
-
-    with open(el_pickle, "rb") as fh:
-        return load_tracklets_dict(pickle.load(fh))
-
-
-def frame_index(key) -> int:
-    """Frame number of an ``_el.pickle`` frame key (``"frame012"``) or an int."""
-    return int(re.findall(r"\d+", key)[0]) if isinstance(key, str) else int(key)
-
-
-def load_tracklets_dict(raw: dict) -> dict[int, dict[int, np.ndarray]]:
-    """The content of an ``_el.pickle`` -> {tracklet id: {frame: (K, 3) x, y, likelihood}}."""
-    out = {}
-    for key, frames in raw.items():
-        if key in ("header", "single") or not isinstance(frames, dict):
-            continue
-        track = {}
-        for fkey, flat in frames.items():
-            frame = frame_index(fkey)
-            arr = np.asarray(flat, dtype=np.float64)
-            if arr.ndim == 1:  # flat x, y, likelihood per keypoint
-                arr = arr.reshape(-1, 3)
-            track[frame] = arr[:, :3]  # DLC 3 stores (K, 4): x, y, likelihood, identity
-        if track:
-            out[key] = track
-    return out
 
 
 @dataclass
@@ -290,3 +236,26 @@ def load_embedder(ckpt: str | Path, device: str | None = None):
 
     embed.feature_dim = int(state["feature_dim"])
     return embed
+
+
+def train_from_triplet_files(files: list[str], out_ckpt: str | Path, accuracy_csv: str | Path, epochs: int,
+                             min_triplets: int, **options) -> dict:
+    """Rules ``reid_video`` / ``reid_group``: train on the triplets of one video or of a group's videos, or,
+    with fewer than ``min_triplets`` in all, save a model that says why re-ID was skipped."""
+    counts = {f: len(np.load(f, mmap_mode="r")) for f in files}
+    total = sum(counts.values())
+    if total < min_triplets:
+        reason = too_few_message(", ".join(files), total, min_triplets)
+        log.warning(reason)
+        save_skipped(out_ckpt, accuracy_csv, reason)
+        return {"skipped": reason}
+    return train_reid([f for f in files if counts[f]], out_ckpt, accuracy_csv, epochs, **options)
+
+
+def train_for_rule(smk) -> None:
+    """The body of rules ``reid_video`` and ``reid_group`` (one script each, as every rule has)."""
+    p = smk.params
+    stats = train_from_triplet_files(list(smk.input), smk.output.model, smk.output.accuracy, p.epochs, p.min_triplets,
+                                     batch_size=p.batch_size, train_fraction=p.train_fraction, seed=p.seed,
+                                     device=p.device, learning_rate=p.learning_rate)
+    print("re-ID:", stats)

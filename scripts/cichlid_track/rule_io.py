@@ -13,9 +13,7 @@ import os
 import sys
 import traceback
 
-
-class UserError(Exception):
-    """An error whose message already names the file or key and the fix."""
+from .errors import CichlidError
 
 
 def _context(smk) -> str:
@@ -41,7 +39,7 @@ def explain(err: BaseException, smk=None) -> str:
     """One line a biologist can act on, for errors DeepLabCut or the system raise."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     log_hint = f" (details in {smk.log[0]})" if smk is not None and smk.log else ""
-    if isinstance(err, UserError) or type(err).__name__ in ("VideoReadError", "WeightsError", "ProjectError"):
+    if isinstance(err, CichlidError):
         return text
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return f"disk full while writing {err.filename or 'outputs'}; free space in the results folder and re-run"

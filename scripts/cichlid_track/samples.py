@@ -12,13 +12,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CichlidError
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov")
 # an id becomes a folder and a file-name prefix: no path separators, no leading dot
 _ID_RE = re.compile(r"^[^/\\\x00]+$")
 
 
-class SampleSheetError(ValueError):
-    pass
+class SampleSheetError(CichlidError, ValueError):
+    """A sample sheet, a row of it, or the videos pattern that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,6 @@ class Sample:
     id: str
     path: str  # absolute
     group: str  # re-ID group: videos of the same animals share one model; "" = own model
-
-    @property
-    def suffix(self) -> str:
-        return Path(self.path).suffix
 
 
 def _check_id(vid: str, where: str) -> None:

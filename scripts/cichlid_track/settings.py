@@ -1,22 +1,26 @@
-"""Parse-time settings: config validation, the sample list and every target's name.
+"""Parse-time settings: config validation, the sample list and the name of every target.
 
-Imported by workflow/rules/common.smk: standard library, PyYAML and jsonschema only.
+Imported by workflow/rules/common.smk: standard library, PyYAML and jsonschema only. Every per-video
+file name is made here (:meth:`Settings.video_file`); rule scripts receive names, they do not build them.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .naming import DLCNames, labelled_video_suffix, names_from_config, video_prefix
+from .errors import ConfigError
+from .naming import DLCNames, labelled_video_suffix, names_from_config
 from .project import read_dlc_config
 from .samples import Sample, read_sample_sheet, samples_from_pattern, samples_from_rows
+from .video_header import frame_count
 
-
-class ConfigError(ValueError):
-    pass
+# keys renamed in our own spelling ("labelled"); DLC's own keys keep DLC's
+RENAMED_KEYS = {"exclude_labeled_data": "exclude_labelled_data", "on_bad_labeled_data": "on_bad_labelled_data"}
 
 
 def _path_of(error) -> str:
@@ -49,6 +53,23 @@ def check_against_schema(config: dict, schema_path: str | Path, what: str = "con
                       + (f" ({allowed})" if allowed else ""))
 
 
+def check_renamed_keys(config: dict) -> None:
+    for old, new in RENAMED_KEYS.items():
+        if old in config:
+            raise ConfigError(f"config: key '{old}' is now called '{new}'; rename it in your config")
+
+
+def check_cross_keys(config: dict) -> None:
+    """What the schema cannot say: keys that only make sense together."""
+    t = config.get("training") or {}
+    milestones, values = t.get("lr_milestones"), t.get("lr_values")
+    if (milestones is None) != (values is None) or (milestones is not None and len(milestones) != len(values)):
+        raise ConfigError(f"config: training.lr_milestones {milestones} and training.lr_values {values} go together: "
+                          f"one learning rate per milestone (e.g. [90, 120] and [0.0001, 0.00001]), or both null")
+    if milestones and list(milestones) != sorted(set(milestones)):
+        raise ConfigError(f"config: training.lr_milestones {milestones} must be increasing epochs")
+
+
 @dataclass
 class Settings:
     config: dict
@@ -57,6 +78,7 @@ class Settings:
     dlc: dict  # its content
     names: DLCNames
     samples: dict[str, Sample]
+    _frames: dict = field(default_factory=dict, repr=False)
 
     @property
     def scorer(self) -> str:
@@ -90,25 +112,71 @@ class Settings:
     def video_dir(self, vid: str) -> str:
         return f"{self.results}/videos/{vid}"
 
+    def video_prefix(self, vid: str) -> str:
+        """``<id><scorer>``: the prefix DLC gives every per-video output (so DLC's tools open them)."""
+        return f"{vid}{self.scorer}"
+
     def video_file(self, vid: str, suffix: str) -> str:
-        return f"{self.video_dir(vid)}/{video_prefix(vid, self.scorer)}{suffix}"
+        """``results/videos/<id>/<id><scorer><suffix>``; ``vid`` may be the wildcard ``{vid}``."""
+        return f"{self.video_dir(vid)}/{self.video_prefix(vid)}{suffix}"
+
+    @property
+    def labelled_video_suffix(self) -> str:
+        return labelled_video_suffix(self.pcutoff)
 
     def labelled_video(self, vid: str) -> str:
-        return self.video_file(vid, labelled_video_suffix(self.pcutoff))
+        return self.video_file(vid, self.labelled_video_suffix)
+
+    def reid_folder(self, vid: str) -> str:
+        group = self.samples[vid].group
+        return f"{self.results}/groups/{group}" if group else self.video_dir(vid)
 
     def reid_model(self, vid: str) -> str:
-        group = self.samples[vid].group
-        folder = f"{self.results}/groups/{group}" if group else self.video_dir(vid)
-        return f"{folder}/dlc_transreid_{self.reid_epochs}.pth"
+        return f"{self.reid_folder(vid)}/dlc_transreid_{self.reid_epochs}.pth"
 
     def group_members(self, group: str) -> list[str]:
         return [s.id for s in self.samples.values() if s.group == group]
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted({s.group for s in self.samples.values() if s.group})
+
+    # --- cluster runtimes --------------------------------------------------------------
+    def frames(self, vid: str) -> int:
+        """The video's frame count from its header (or its size / ``runtime.bytes_per_frame``)."""
+        if vid not in self._frames:
+            path = self.samples[vid].path
+            n = frame_count(path)
+            self._frames[vid] = n if n else max(1, os.path.getsize(path) // self.config["runtime"]["bytes_per_frame"])
+        return self._frames[vid]
+
+    def runtime_minutes(self, stage: str, vids: list[str], attempt: int) -> int:
+        """Minutes a cluster job of ``stage`` asks for over these videos: their frames times the stage's
+        per-frame cost, at least ``runtime.floor_minutes``, times ``retry_factor`` per earlier attempt."""
+        r = self.config["runtime"]
+        minutes = sum(self.frames(v) for v in vids) * r["seconds_per_frame"][stage] / 60
+        return int(math.ceil(max(r["floor_minutes"], minutes) * r["retry_factor"] ** (attempt - 1)))
+
+    def ground_truth(self, vid: str) -> str:
+        """The video's ground-truth tracks in the ``ground_truth`` folder, '' if none: ``<id>.csv`` (the demo's)
+        or ``<id>.h5`` / ``<id>DLC_..._el.h5`` (DeepLabCut's layout, as its refine GUI saves tracks)."""
+        folder = self.config.get("ground_truth")
+        if not folder:
+            return ""
+        folder = Path(folder)
+        for name in (f"{vid}.csv", f"{vid}.h5"):
+            if (folder / name).is_file():
+                return str(folder / name)
+        dlc = sorted(p for p in folder.glob(f"{vid}DLC*.h5") if p.is_file())
+        return str(dlc[0]) if dlc else ""
 
 
 def load_settings(config: dict, schema_dir: str | Path, workdir: str | Path = ".") -> Settings:
     """Validate ``config`` (defaults filled in place) and resolve samples and names."""
     schema_dir = Path(schema_dir)
+    check_renamed_keys(config)
     check_against_schema(config, schema_dir / "config.schema.yaml")
+    check_cross_keys(config)
     from snakemake.utils import validate
 
     # fills defaults recursively (the nested sections too)
@@ -125,11 +193,9 @@ def load_settings(config: dict, schema_dir: str | Path, workdir: str | Path = ".
     if config.get("samples"):
         rows = read_sample_sheet(config["samples"])
         for i, row in enumerate(rows, start=2):
-            try:
-                check_against_schema(row, schema_dir / "samples.schema.yaml", what=f"{config['samples']} row {i}")
-            except ConfigError as err:
-                raise ConfigError(str(err)) from None
-        samples = samples_from_rows(rows, config["samples"], workdir)
+            check_against_schema(row, schema_dir / "samples.schema.yaml", what=f"{config['samples']} row {i}")
+        # relative video paths are relative to the sheet's own folder, so that a sheet travels with its videos
+        samples = samples_from_rows(rows, config["samples"], Path(workdir) / Path(config["samples"]).parent)
     elif config.get("videos"):
         samples = samples_from_pattern(config["videos"], workdir)
     else:
@@ -137,4 +203,3 @@ def load_settings(config: dict, schema_dir: str | Path, workdir: str | Path = ".
                           "set one of them")
     return Settings(config=config, results=str(config["results"]).rstrip("/"), project_config=config["project"],
                     dlc=dlc, names=names, samples={s.id: s for s in samples})
-

@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from .errors import CichlidError
+
 log = logging.getLogger(__name__)
 
 
-class WeightsError(ValueError):
+class WeightsError(CichlidError, ValueError):
     pass
 
 

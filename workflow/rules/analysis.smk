@@ -18,7 +18,10 @@ rule analyze:
         features_dtype=config["analysis"]["features_dtype"],
         appearance_features=config["analysis"]["appearance_features"],
         scorer=SCORER,
-    threads: 4
+        prefix=video_prefix,
+    resources:
+        gpu=1,
+        runtime=runtime_of_video("analyze"),
     log:
         f"{LOGS}/analyze/{{vid}}.log",
     benchmark:
@@ -44,7 +47,9 @@ rule tracklets:
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
         track_method=config["tracking"]["track_method"],
-        scorer=SCORER,
+        prefix=video_prefix,
+    resources:
+        runtime=runtime_of_video("tracklets"),
     log:
         f"{LOGS}/tracklets/{{vid}}.log",
     benchmark:

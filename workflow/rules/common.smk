@@ -1,33 +1,33 @@
-# Settings, sample sheet and target names, computed once at parse time.
-import sys
+# Settings, sample sheet, target names and job resources, computed once at parse time.
+# Config keys are read from `config` (validated, defaults filled); names and derived values come from
+# SETTINGS (cichlid_track.settings), the one place that names every file.
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
-
-from cichlid_track.settings import ConfigError, load_settings  # noqa: E402
-from cichlid_track.samples import SampleSheetError  # noqa: E402
-from cichlid_track.project import ProjectError  # noqa: E402
-from cichlid_track.naming import labelled_video_suffix  # noqa: E402
+from cichlid_track.cluster import check_slurm_settings, slurm_resource_texts
+from cichlid_track.errors import CichlidError
+from cichlid_track.settings import load_settings
 
 try:
-    S = load_settings(config, Path(workflow.basedir) / "schemas")
-except (ConfigError, SampleSheetError, ProjectError) as err:
+    SETTINGS = load_settings(config, Path(workflow.basedir) / "schemas")
+    if not workflow.remote_exec:  # jobs on the cluster get the values already expanded
+        check_slurm_settings(slurm_resource_texts(getattr(workflow.resource_settings.default_resources, "args", None),
+                                                  workflow.resource_settings.overwrite_resources))
+except CichlidError as err:
     # one line that names the key or file and the fix, without a Python traceback
     raise WorkflowError(str(err)) from None
 
-RESULTS = S.results
-SCORER = S.scorer
+RESULTS = SETTINGS.results
+SCORER = SETTINGS.scorer
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-PROJECT_CONFIG = S.in_project("config.yaml")
-LABEL_REPORT = f"{RESULTS}/qc/labeled_data.tsv"
-PYTORCH_CONFIG = S.in_project(S.names.pytorch_config)  # DLC rewrites this one while training
+PROJECT_CONFIG = SETTINGS.in_project("config.yaml")
+LABEL_REPORT = f"{RESULTS}/qc/labelled_data.tsv"
+PYTORCH_CONFIG = SETTINGS.in_project(SETTINGS.names.pytorch_config)  # DLC rewrites this one while training
 TRAINING_CONFIG = f"{RESULTS}/training/pytorch_config.yaml"  # ours: the shuffle's declared output
-SNAPSHOT = S.in_project(S.names.snapshot)
+SNAPSHOT = SETTINGS.in_project(SETTINGS.names.snapshot)
 EVAL_TABLE = f"{RESULTS}/evaluation/{SCORER}-results.csv"
 EVAL_IMAGES = f"{RESULTS}/evaluation/images"
-REID_EPOCHS = S.reid_epochs
-LABELLED_SUFFIX = labelled_video_suffix(S.pcutoff)
+REID_EPOCHS = SETTINGS.reid_epochs
 DLC_ENV = "../../envs/dlc.yaml"
 
 
@@ -36,23 +36,35 @@ wildcard_constraints:
     group="[^/]+",
 
 
+# rules that take seconds run in the snakemake process itself, not as cluster jobs
+localrules:
+    check_labels,
+    project_copy,
+    training_qc,
+    batch_table,
+
+
 def canonical(d):
     """A dict param in key order: reordering keys in config.yaml must not look like a change."""
     return {k: canonical(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
 
 
 def per_video(suffix):
-    """Output pattern of a per-video DLC file: results/videos/<id>/<id><scorer><suffix>."""
-    return f"{RESULTS}/videos/{{vid}}/{{vid}}{SCORER}{suffix}"
+    """Output pattern of a per-video file: results/videos/<id>/<id><scorer><suffix>."""
+    return SETTINGS.video_file("{vid}", suffix)
+
+
+def video_prefix(wildcards):
+    return SETTINGS.video_prefix(wildcards.vid)
 
 
 def video_path(wildcards):
-    return S.samples[wildcards.vid].path
+    return SETTINGS.samples[wildcards.vid].path
 
 
 def labelled_data_inputs(wildcards):
     """The user's label files, so editing labels makes the project copy (and training) stale."""
-    root = Path(S.project_config).parent / "labeled-data"
+    root = Path(SETTINGS.project_config).parent / "labeled-data"
     return sorted(str(p) for p in root.glob("*/CollectedData_*") if p.suffix in (".h5", ".csv"))
 
 
@@ -63,7 +75,7 @@ def labelled_data_fingerprint():
     import os
 
     h = hashlib.sha256()
-    root = Path(S.project_config).parent / "labeled-data"
+    root = Path(SETTINGS.project_config).parent / "labeled-data"
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if folder.is_dir():
             for e in sorted(os.scandir(folder), key=lambda e: e.name):
@@ -73,31 +85,30 @@ def labelled_data_fingerprint():
 
 
 def triplets_of_group(wildcards):
-    return [
-        f"{RESULTS}/videos/{v}/{v}{SCORER}_triplet_vector.npy"
-        for v in S.group_members(wildcards.group)
-    ]
+    return [SETTINGS.video_file(v, "_triplet_vector.npy") for v in SETTINGS.group_members(wildcards.group)]
 
 
 def reid_model_of(wildcards):
-    return S.reid_model(wildcards.vid)
+    return SETTINGS.reid_model(wildcards.vid)
 
 
 def reid_accuracy_of(wildcards):
-    return str(Path(S.reid_model(wildcards.vid)).parent / "reid_accuracy.csv")
+    return f"{SETTINGS.reid_folder(wildcards.vid)}/reid_accuracy.csv"
 
 
-def truth_of(vid):
-    """Ground-truth CSV of a video, if config['ground_truth'] has one ('' otherwise)."""
-    if not config["ground_truth"]:
-        return ""
-    path = Path(config["ground_truth"]) / f"{vid}.csv"
-    return str(path) if path.exists() else ""
+def runtime_of_video(stage):
+    """runtime (minutes) of a per-video job: the video's frames times the stage's per-frame cost."""
+    return lambda wildcards, attempt: SETTINGS.runtime_minutes(stage, [wildcards.vid], attempt)
+
+
+def runtime_of_group(stage):
+    return lambda wildcards, attempt: SETTINGS.runtime_minutes(
+        stage, SETTINGS.group_members(wildcards.group), attempt)
 
 
 def all_targets():
     targets = [EVAL_TABLE, LABEL_REPORT, f"{RESULTS}/qc/training.png", f"{RESULTS}/qc/batch.tsv"]
-    for vid in S.samples:
-        targets.append(S.video_file(vid, "_el.h5"))
-        targets.append(S.labelled_video(vid))
+    for vid in SETTINGS.samples:
+        targets.append(SETTINGS.video_file(vid, "_el.h5"))
+        targets.append(SETTINGS.labelled_video(vid))
     return targets

@@ -1,7 +1,7 @@
 rule check_labels:
     """Checks every labelled-data folder (labels readable, images present, points inside)."""
     input:
-        project=S.project_config,
+        project=SETTINGS.project_config,
         labels=labelled_data_inputs,
     output:
         LABEL_REPORT,
@@ -20,14 +20,14 @@ rule check_labels:
 rule project_copy:
     """Working copy of the user's DLC project (the original is never written)."""
     input:
-        project=S.project_config,
+        project=SETTINGS.project_config,
         labels=labelled_data_inputs,
         report=LABEL_REPORT,
     output:
         PROJECT_CONFIG,
     params:
-        exclude=config["exclude_labeled_data"],
-        on_bad=config["on_bad_labeled_data"],
+        exclude=config["exclude_labelled_data"],
+        on_bad=config["on_bad_labelled_data"],
     log:
         f"{LOGS}/project_copy.log",
     benchmark:

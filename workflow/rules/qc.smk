@@ -11,7 +11,7 @@ rule training_qc:
             category="1. Model",
         ),
     params:
-        learning_stats=S.in_project(f"{S.names.train_folder}/learning_stats.csv"),
+        learning_stats=SETTINGS.in_project(f"{SETTINGS.names.train_folder}/learning_stats.csv"),
     log:
         f"{LOGS}/training_qc.log",
     benchmark:
@@ -31,7 +31,7 @@ rule video_qc:
         tracklets=per_video("_el.pickle"),
         summary=per_video("_tracking.json"),
         reid_accuracy=reid_accuracy_of,
-        video=per_video(LABELLED_SUFFIX),
+        video=per_video(SETTINGS.labelled_video_suffix),
     output:
         figure=report(
             f"{RESULTS}/qc/videos/{{vid}}.png",
@@ -41,8 +41,10 @@ rule video_qc:
         ),
         summary=f"{RESULTS}/qc/videos/{{vid}}.json",
     params:
-        n_expected=S.n_tracks,
-        truth=lambda wc: truth_of(wc.vid),
+        n_expected=SETTINGS.n_tracks,
+        truth=lambda wc: SETTINGS.ground_truth(wc.vid),
+    resources:
+        runtime=runtime_of_video("video_qc"),
     log:
         f"{LOGS}/video_qc/{{vid}}.log",
     benchmark:
@@ -56,7 +58,7 @@ rule video_qc:
 rule batch_table:
     """One row per video, with a flag for those that need a look."""
     input:
-        expand(f"{RESULTS}/qc/videos/{{vid}}.json", vid=list(S.samples)),
+        expand(f"{RESULTS}/qc/videos/{{vid}}.json", vid=list(SETTINGS.samples)),
     output:
         report(
             f"{RESULTS}/qc/batch.tsv",

@@ -9,6 +9,8 @@ rule triplets:
         n_triplets=config["reid"]["n_triplets"],
         seed=config["reid"]["seed"],
         feature_parts=config["reid"]["feature_parts"],
+    resources:
+        runtime=runtime_of_video("triplets"),
     log:
         f"{LOGS}/triplets/{{vid}}.log",
     benchmark:
@@ -16,7 +18,7 @@ rule triplets:
     conda:
         DLC_ENV
     script:
-        "../../scripts/mine_triplets.py"
+        "../../scripts/triplets.py"
 
 
 REID_PARAMS = dict(
@@ -39,6 +41,9 @@ rule reid_video:
         accuracy=f"{RESULTS}/videos/{{vid}}/reid_accuracy.csv",
     params:
         **REID_PARAMS,
+    resources:
+        gpu=1,
+        runtime=runtime_of_video("reid"),
     log:
         f"{LOGS}/reid/{{vid}}.log",
     benchmark:
@@ -46,7 +51,7 @@ rule reid_video:
     conda:
         DLC_ENV
     script:
-        "../../scripts/train_reid.py"
+        "../../scripts/reid_video.py"
 
 
 rule reid_group:
@@ -58,6 +63,9 @@ rule reid_group:
         accuracy=f"{RESULTS}/groups/{{group}}/reid_accuracy.csv",
     params:
         **REID_PARAMS,
+    resources:
+        gpu=1,
+        runtime=runtime_of_group("reid"),
     log:
         f"{LOGS}/reid/group_{{group}}.log",
     benchmark:
@@ -65,4 +73,4 @@ rule reid_group:
     conda:
         DLC_ENV
     script:
-        "../../scripts/train_reid.py"
+        "../../scripts/reid_group.py"

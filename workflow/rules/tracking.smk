@@ -10,8 +10,8 @@ rule stitch:
         motion=per_video("_el_motion.h5"),
         summary=per_video("_tracking.json"),
     params:
-        n_tracks=S.n_tracks,
-        individuals=S.individuals,
+        n_tracks=SETTINGS.n_tracks,
+        individuals=SETTINGS.individuals,
         min_length=config["tracking"]["min_length"],
         appearance_weight=config["reid"]["appearance_weight"],
         method=config["reid"]["method"],
@@ -20,8 +20,9 @@ rule stitch:
         body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],
         stray_keypoints=config["tracking"]["stray_keypoints"],
-        device=config["reid"]["device"],
         scorer=SCORER,
+    resources:
+        runtime=runtime_of_video("stitch"),
     log:
         f"{LOGS}/stitch/{{vid}}.log",
     benchmark:
@@ -33,21 +34,18 @@ rule stitch:
 
 
 rule labelled_video:
-    """create_labeled_video: keypoints coloured by individual, with trails."""
+    """The final tracks drawn on the video (DLC's renderer), coloured by individual, with trails."""
     input:
         video=video_path,
-        project=PROJECT_CONFIG,
-        snapshot=SNAPSHOT,
         tracks=per_video("_el.h5"),
-        meta=per_video("_meta.pickle"),
     output:
-        per_video(LABELLED_SUFFIX),
+        per_video(SETTINGS.labelled_video_suffix),
     params:
-        shuffle=config["shuffle"],
-        trainingset_index=config["trainingset_index"],
         trailpoints=config["video"]["trailpoints"],
-        pcutoff=S.pcutoff,
-        scorer=SCORER,
+        pcutoff=SETTINGS.pcutoff,
+        colormap=SETTINGS.dlc.get("colormap", "rainbow"),
+    resources:
+        runtime=runtime_of_video("labelled_video"),
     log:
         f"{LOGS}/labelled_video/{{vid}}.log",
     benchmark:

@@ -16,7 +16,7 @@ rule shuffle:
     conda:
         DLC_ENV
     script:
-        "../../scripts/create_shuffle.py"
+        "../../scripts/shuffle.py"
 
 
 rule train:
@@ -30,10 +30,11 @@ rule train:
         dlc_pytorch_config=PYTORCH_CONFIG,
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
-        epochs=S.names.snapshot_epoch,
+        snapshot_epoch=SETTINGS.names.snapshot_epoch,
         weights=config["training"]["weights"],
         device=config["training"]["device"],
-    threads: 4
+    resources:
+        gpu=1,
     log:
         f"{LOGS}/train.log",
     benchmark:
@@ -55,8 +56,10 @@ rule evaluate:
     params:
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
-        evaluation_folder=S.in_project(S.names.evaluation_folder),
+        evaluation_folder=SETTINGS.in_project(SETTINGS.names.evaluation_folder),
         scorer=SCORER,
+    resources:
+        gpu=1,
     log:
         f"{LOGS}/evaluate.log",
     benchmark:

@@ -1,7 +1,8 @@
 """Rule triplets: feature triplets for re-ID training, mined from one video's tracklets."""
 from cichlid_track import rule_io
 from cichlid_track.features import FeatureStore
-from cichlid_track.reid import load_tracklets, mine_triplets
+from cichlid_track.reid import mine_triplets
+from cichlid_track.tracking import load_tracklets
 
 
 def main(smk):

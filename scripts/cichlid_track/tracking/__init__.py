@@ -1,0 +1,39 @@
+"""Tracks from tracklets: one identity-stable track per fish, with motion and re-ID appearance.
+
+DLC's ellipse tracker (rule ``tracklets``) makes tracklets that are right most of the time, but where
+two fish touch it can swap them *inside* a tracklet, and no choice of which tracklet follows which can
+undo that. The ``stitch`` rule calls :func:`stitch_video`, which goes from ``_el.pickle`` to ``_el.h5``:
+
+0. :mod:`.cleanup` drops keypoints farther than ``tracking.stray_keypoints`` body lengths from the
+   middle of their fish (DLC's assembly took them from a neighbour) and measures the body length, the
+   unit of every distance below. :mod:`.tracklet_io` reads the tracklet file.
+1. :mod:`.contacts` cuts every tracklet where it starts or stops touching another fish (centroids
+   closer than ``reid.contact`` body lengths, or a fish vanishing into or appearing out of another);
+   each contact frame is its own piece. Between contacts a piece is one fish.
+2. :mod:`.link_model` fits, for this video, how likely a link is between pieces of the same fish
+   rather than of two fish, as log-likelihood ratios. Appearance (:mod:`.appearance`), one ratio per
+   cue: the cosine similarity of the pieces' mean re-ID embeddings (DLC's transformer) and of their
+   body colour; same fish = two halves of one piece, other fish = two pieces seen in the same frame.
+   Motion (:mod:`.motion`): each piece carried on at its own velocity to where the two should meet,
+   against the error that extrapolation makes inside this video's pieces at that gap. A cue that does
+   not tell these fish apart fits the same distribution twice and gets no say.
+3. :mod:`.flow` links the pieces into at most ``n_tracks`` chains by min-cost flow; link cost = minus
+   the summed log-likelihood ratios, each frame a chain holds a reward. Pieces may stay out (DLC's own
+   stitcher must use every tracklet, which becomes infeasible once tracklets are cut).
+4. :mod:`.leftovers` adds the short pieces left out (contact frames) where they are likelier the same
+   fish than not, judged on the curve between the chain's pieces around them.
+5. :mod:`.output` writes the chains in DLC's ``_el.h5`` layout and fills gaps of at most
+   ``tracking.max_gap`` frames.
+
+Beside it, :mod:`.dlc_stitcher` runs DLC's own ``TrackletStitcher``: the motion-only stitch written to
+``_el_motion.h5`` for comparison, and ``reid.method: tracklets`` (whole tracklets, an appearance term
+added to DLC's cost), also the fallback when fish touch in nearly every frame.
+"""
+from .cleanup import body_length, cleaned_tracklets, drop_stray_keypoints
+from .contacts import contact_frames, cut_pieces, split_at_contacts
+from .output import fill_gaps, tracks_dataframe
+from .stitch import StitchResult, stitch_video
+from .tracklet_io import load_tracklets, merge
+
+__all__ = ["StitchResult", "body_length", "cleaned_tracklets", "contact_frames", "cut_pieces", "drop_stray_keypoints",
+           "fill_gaps", "load_tracklets", "merge", "split_at_contacts", "stitch_video", "tracks_dataframe"]

@@ -1,0 +1,45 @@
+"""Tracks as DataFrames in DLC's ``_el.h5`` layout, one row per video frame, and short gaps filled."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .contacts import PIECE_MIN_LENGTH
+from .tracklet_io import as_tracklet
+
+def empty_tracks(scorer: str, individuals: list[str], bodyparts: list[str], n_frames: int):
+    import pandas as pd
+
+    cols = pd.MultiIndex.from_product([[scorer], individuals, bodyparts, ["x", "y", "likelihood"]],
+                                      names=["scorer", "individuals", "bodyparts", "coords"])
+    return pd.DataFrame(np.nan, index=range(n_frames), columns=cols)
+
+
+def tracks_dataframe(tracks: list, raw: dict, n_tracks: int, animal_names: list[str], n_frames: int):
+    """Tracks (DLC ``Tracklet`` objects, the longest at least 3 frames) in DLC's ``_el.h5`` layout, one row
+    per frame. DLC's stitcher does the writing; it is built on one track only, since its constructor
+    compares every pair of tracklets (slow for thousands of pieces)."""
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    st = TrackletStitcher([max(tracks, key=len)], n_tracks, min_length=PIECE_MIN_LENGTH, prestitch_residuals=False)
+    st.header = raw.get("header")
+    if isinstance(raw.get("single"), dict) and raw["single"]:
+        st.single = as_tracklet(raw["single"])
+    st.tracks = np.asarray(tracks, dtype=object)
+    return st.format_df(animal_names).reindex(range(n_frames))
+
+
+def fill_gaps(df, max_gap: int):
+    """Linearly interpolate every column over runs of at most ``max_gap`` missing frames between two
+    tracked frames (a fish hidden for a moment); longer gaps, and the ends, stay empty."""
+    if max_gap <= 0:
+        return df
+    values = df.to_numpy(float)
+    filled = df.interpolate(method="linear", limit_area="inside", axis=0).to_numpy(float)
+    out = values.copy()
+    for col in np.flatnonzero(np.isnan(values).any(axis=0)):
+        edges = np.flatnonzero(np.diff(np.r_[0, np.isnan(values[:, col]).astype(int), 0]))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a <= max_gap:
+                out[a:b, col] = filled[a:b, col]
+    return df.__class__(out, index=df.index, columns=df.columns)

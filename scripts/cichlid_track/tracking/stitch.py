@@ -1,0 +1,106 @@
+"""One video's stitching, start to end: both outputs (motion only, re-ID) and the summary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .appearance import piece_frame_colours, piece_frame_embeddings, sampled_detections
+from .cleanup import cleaned_tracklets
+from .contacts import PIECE_MIN_LENGTH, cut_pieces
+from .dlc_stitcher import make_weight_func, run_dlc_stitcher, tracklet_embeddings
+from .flow import link_pieces, make_link_cost
+from .leftovers import place_leftovers
+from .link_model import fit_link_model
+from .output import empty_tracks, fill_gaps, tracks_dataframe
+from .tracklet_io import merge
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StitchResult:
+    motion: "object"  # pandas DataFrame
+    reid: "object"
+    summary: dict = field(default_factory=dict)
+
+
+def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
+                  body_len: float, contact: float, summary: dict, body_store=None):
+    """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout.
+    raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it;
+    body_store: features with the ``body`` colour, a second appearance cue (None: transformer only)."""
+    pieces = cut_pieces(raw, tracks, contact * body_len)
+    linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
+    if not linkable:
+        return None
+    detections = sampled_detections(pieces, store)
+    cues = {"transformer": piece_frame_embeddings(detections, store, embed)}
+    if body_store is not None:
+        cues["body colour"] = piece_frame_colours(detections, body_store)
+    cues = {name: c for name, c in cues.items() if c}
+    model = fit_link_model(pieces, cues, body_len)
+    chains = link_pieces(linkable, make_link_cost(model, cues), n_tracks,
+                         min(t.start for t in pieces), max(t.end for t in pieces))
+    if not chains:
+        return None
+    linked = {id(t) for chain in chains for t in chain}
+    leftovers = [t for t in pieces if id(t) not in linked]
+    chains, placed = place_leftovers(chains, leftovers, model, cues, max(t.end for t in pieces) + 1)
+    summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
+                   pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
+    return tracks_dataframe([merge(chain) for chain in chains], raw, n_tracks, animal_names, n_frames)
+
+
+def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: int, scorer: str,
+                 bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
+                 appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0,
+                 body_store=None, stray: float | None = 0.75) -> StitchResult:
+    """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
+
+    ``max_gap``: gaps of at most this many frames are interpolated in both outputs; ``body_store``:
+    features read as body colour, a second appearance cue of method ``pieces``; ``stray``: keypoints
+    farther than this many body lengths from the middle of their fish are dropped first
+    (:func:`drop_stray_keypoints`; None: kept).
+    """
+    import pickle
+
+    with open(el_pickle, "rb") as fh:
+        raw = pickle.load(fh)
+    summary = {"n_frames": n_frames, "reid_used": False}
+    raw, tracks, body_len, summary["stray_keypoints_dropped"] = cleaned_tracklets(raw, stray)
+    summary["tracklets_before"] = len(tracks)
+    if not tracks or max(len(t) for t in tracks.values()) < 3:
+        log.warning("%s: no tracklet to stitch (no fish detected?); writing empty tracks", el_pickle)
+        empty = empty_tracks(scorer, animal_names[:n_tracks], bodyparts, n_frames)
+        summary.update(tracklets_after=0, warning="no tracklets: empty tracks written")
+        return StitchResult(empty, empty.copy(), summary)
+    min_length = max(3, min(min_length, max(len(t) for t in tracks.values())))
+
+    motion_df, motion_st = run_dlc_stitcher(raw, n_tracks, min_length, None, animal_names, n_frames)
+    summary["tracklets_graph"] = len(motion_st.tracklets)
+    summary["tracks_after"] = 0 if motion_st.tracks is None else len(motion_st.tracks)
+    motion_df = fill_gaps(motion_df, max_gap)
+    if store is None or embed is None:
+        summary["warning"] = summary.get("warning", "re-ID unavailable: motion-only tracks used")
+        return StitchResult(motion_df, motion_df.copy(), summary)
+
+    summary["method"] = method
+    reid_df = None
+    if method == "pieces":
+        reid_df = stitch_pieces(raw, tracks, n_tracks, animal_names, n_frames, store, embed, body_len, contact,
+                                summary, body_store=body_store)
+        if reid_df is None:
+            log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
+                        el_pickle, PIECE_MIN_LENGTH)
+            summary["method"] = method = "tracklets"
+    if reid_df is None:
+        def factory(stitcher):
+            emb = tracklet_embeddings(stitcher, store, embed)
+            summary["embedded_ends"] = len(emb)
+            return make_weight_func(emb, body_len, appearance_weight)
+
+        reid_df, _ = run_dlc_stitcher(raw, n_tracks, min_length, factory, animal_names, n_frames)
+    summary["reid_used"] = True
+    return StitchResult(motion_df, fill_gaps(reid_df, max_gap), summary)
