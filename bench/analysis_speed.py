@@ -51,7 +51,7 @@ def main(argv=None):
     from deeplabcut.utils import auxiliaryfunctions
 
     from cichlid_track.analysis import analyze_video
-    from cichlid_track.dlc_steps import dlc_snapshot_index, link_video
+    from cichlid_track.dlc_calls import dlc_snapshot_index, link_video
     from cichlid_track.settings import load_settings
 
     s = load_settings(yaml.safe_load(a.config.read_text()), REPO / "workflow" / "schemas")

@@ -51,7 +51,7 @@ def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int, parts) -> N
 def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, float]:
     import deeplabcut
 
-    from cichlid_track.dlc_steps import dlc_snapshot_index, link_video
+    from cichlid_track.dlc_calls import dlc_snapshot_index, link_video
 
     prefix = f"{vid}{settings.scorer}"
     folder = work / vid

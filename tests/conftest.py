@@ -68,16 +68,19 @@ def demo_data(tmp_path_factory) -> dict:
 def demo_run(demo_data, tmp_path_factory) -> dict:
     """The demo workflow run end to end once, with the demo's own training schedule.
 
-    For quick iterations on later tests, CICHLID_TEST_REUSE_WORK=<a previous session's work0> reuses
-    that run (its demo data must still exist); CI never sets it."""
+    The hashes of the user's project and videos are taken before the run and kept in the work folder
+    (``hashes_before.json``). For quick iterations on later tests, CICHLID_TEST_REUSE_WORK=<a previous
+    session's work0> reuses that run and its recorded hashes (its demo data must still exist); CI never sets it."""
+    import json
+
     reuse = os.environ.get("CICHLID_TEST_REUSE_WORK")
     if reuse:
         work = Path(reuse)
-        cfg = work / "config.yaml"
-        return {"work": work, "config": cfg, "results": work / "results", "log": "",
-                "hashes_before": tree_hashes(demo_data["project"], *demo_data["videos"])}
+        return {"work": work, "config": work / "config.yaml", "results": work / "results", "log": "",
+                "hashes_before": json.loads((work / "hashes_before.json").read_text())}
     work = tmp_path_factory.mktemp("work")
     before = tree_hashes(demo_data["project"], *demo_data["videos"])
+    (work / "hashes_before.json").write_text(json.dumps(before))
     cfg = write_config(work / "config.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
                        results=str(work / "results"), ground_truth=str(demo_data["ground_truth"]))
     proc = run_snakemake(work, [cfg])

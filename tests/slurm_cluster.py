@@ -94,7 +94,8 @@ AccountingStorageHost=localhost
 AccountingStorageTRES=gres/gpu
 AccountingStorageEnforce=associations
 AccountingStoreFlags=job_comment
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=5
 SchedulerParameters=sched_interval=2
 MinJobAge=300
 KillWait=5
@@ -178,11 +179,12 @@ StorageLoc=slurm_acct_db
 
     # -- queries ---------------------------------------------------------------------
     def jobs(self, since: str = "now-1days") -> list[dict]:
-        """Jobs (not steps) submitted since ``since`` (sacct -S): id, name, state, partition, account, TRES."""
+        """Jobs (not steps) submitted since ``since`` (sacct -S): id, name, state, partition, account, TRES,
+        elapsed time and comment (the plugin writes the rule or group there)."""
         out = _run(["sacct", "-X", "-n", "-P", "-a", "-S", since,
-                    "--format=JobID,JobName,State,Partition,Account,AllocTRES,Comment"]).stdout
+                    "--format=JobID,JobName,State,Partition,Account,AllocTRES,Elapsed,Comment"]).stdout
         rows = []
         for line in out.splitlines():
             f = line.split("|")
-            rows.append(dict(zip(["id", "name", "state", "partition", "account", "tres", "comment"], f)))
+            rows.append(dict(zip(["id", "name", "state", "partition", "account", "tres", "elapsed", "comment"], f)))
         return rows

@@ -17,7 +17,7 @@ def test_one_pass_pose_outputs_equal_deeplabcuts(settings, demo_run, tmp_path):
     import deeplabcut
 
     from cichlid_track.analysis import analyze_video
-    from cichlid_track.dlc_steps import dlc_snapshot_index, link_video
+    from cichlid_track.dlc_calls import dlc_snapshot_index, link_video
     from cichlid_track.features import FeatureStore
 
     vid = sorted(settings.samples)[0]

@@ -1,13 +1,16 @@
 """Bad videos: clear one-line errors, the other videos complete, nothing half-written, nothing lost."""
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import run_snakemake, tree_hashes, write_config
+from cichlid_track.settings import load_settings
+from conftest import REPO, run_snakemake, tree_hashes, write_config
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +41,19 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     sheet = src / "samples.tsv"
     sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in videos))
     before = tree_hashes(demo_data["project"], *videos)
+    # a results folder of its own, with the demo's trained model (file times kept, so nothing retrains): the
+    # session's demo run stays as it was for the other tests
+    work = tmp_path_factory.mktemp("bad batch")
+    shutil.copytree(demo_run["results"], work / "results",
+                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks", "qc"))
     # a relative results folder on purpose (DLC functions change the working directory)
-    cfg = write_config(demo_run["work"] / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet),
-                       results="results")
-    proc = run_snakemake(demo_run["work"], [cfg], "--keep-going", check=False)
-    return {"proc": proc, "cfg": cfg, "videos": videos, "before": before, "results": demo_run["results"]}
+    cfg = write_config(work / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet), results="results")
+    proc = run_snakemake(work, [cfg], "--keep-going", check=False)
+    # the same names, read from here: results as an absolute path
+    settings = load_settings({**yaml.safe_load(cfg.read_text()), "results": str(work / "results")},
+                             REPO / "workflow" / "schemas", workdir=work)
+    return {"proc": proc, "cfg": cfg, "videos": videos, "before": before, "results": work / "results",
+            "settings": settings, "work": work}
 
 
 def errors(bad_batch):
@@ -64,13 +75,14 @@ def test_corrupt_video_fails_with_one_clear_line_and_no_partial_outputs(bad_batc
     assert not list((Path(bad_batch["results"]) / "videos" / vid).glob(".staging-*"))
 
 
-def test_other_videos_complete(bad_batch, settings):
+def test_other_videos_complete(bad_batch):
     for vid in ["tank1 clip", "tank2 clip", "empty tank", "tänk.v2 ñ short", "late fish"]:
         names = outputs_of(bad_batch["results"], vid)
         assert any(n.endswith("_el.h5") for n in names) and any(n.endswith("_labeled.mp4") for n in names), (vid, names)
 
 
-def test_fish_free_video_gives_empty_tracks_and_a_warning(bad_batch, settings):
+def test_fish_free_video_gives_empty_tracks_and_a_warning(bad_batch):
+    settings = bad_batch["settings"]
     vid = "empty tank"
     tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))
     assert len(tracks) == 20 and tracks.isna().all().all()
@@ -78,13 +90,15 @@ def test_fish_free_video_gives_empty_tracks_and_a_warning(bad_batch, settings):
     assert "warning" in summary
 
 
-def test_frames_without_fish_are_empty_rows_not_a_crash(bad_batch, settings):
+def test_frames_without_fish_are_empty_rows_not_a_crash(bad_batch):
+    settings = bad_batch["settings"]
     tracks = pd.read_hdf(settings.video_file("late fish", "_el.h5"))
     assert len(tracks) == 60
     assert tracks.iloc[:25].isna().all().all() and tracks.iloc[35:].notna().any().any()
 
 
-def test_too_short_video_skips_reid_and_says_so(bad_batch, settings):
+def test_too_short_video_skips_reid_and_says_so(bad_batch):
+    settings = bad_batch["settings"]
     vid = "tänk.v2 ñ short"
     summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
     assert summary["reid_used"] is False

@@ -1,5 +1,6 @@
 """Config validation: one line naming the key, the value and what is allowed."""
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -72,14 +73,67 @@ def test_snapshot_epoch_after_training_end(config):
     assert "training.snapshot_epoch" in error_of(config)
 
 
-def test_sample_sheet_rows_are_schema_checked(config, tmp_path):
+def test_sample_sheet_rows_are_checked_against_samples_schema(config, tmp_path):
+    """A row that the sheet reader accepts but samples.schema.yaml does not (an empty path): the schema's
+    one line, naming the sheet, the row and the column."""
     sheet = tmp_path / "s.tsv"
-    sheet.write_text("id\tname\nx\ty\n")
+    sheet.write_text("id\tpath\tgroup\nx\t\tg\n")
     config["samples"] = str(sheet)
-    from cichlid_track.samples import SampleSheetError
+    msg = error_of(config)
+    assert f"{sheet} row 2" in msg and "'path'" in msg and "should be non-empty" in msg, msg
 
-    with pytest.raises((ConfigError, SampleSheetError), match="path"):
-        load_settings(config, SCHEMAS)
+
+def test_relative_video_paths_resolve_against_the_sample_sheet(config, demo_data, tmp_path):
+    """A sheet travels with its videos: 'videos/x.mp4' in /data/sheet.tsv is /data/videos/x.mp4, wherever
+    snakemake runs."""
+    video = Path(demo_data["videos"][0])
+    sheet = video.parent.parent / "relative sheet.tsv"
+    sheet.write_text(f"id\tpath\nclip\t{video.parent.name}/{video.name}\n")
+    config["samples"] = str(sheet)
+    s = load_settings(config, SCHEMAS, workdir=tmp_path)
+    assert s.samples["clip"].path == str(video)
+
+
+@pytest.mark.parametrize("milestones, values", [([90, 120], None), (None, [1e-4]), ([90, 120], [1e-4])])
+def test_learning_rate_milestones_need_one_rate_each(config, milestones, values):
+    config["training"].update(lr_milestones=milestones, lr_values=values)
+    msg = error_of(config)
+    assert "training.lr_milestones" in msg and "training.lr_values" in msg and "one learning rate per milestone" in msg
+
+
+def test_net_types_the_one_pass_analysis_cannot_run_stop_at_parse_time(config):
+    for net in ("top_down_resnet_50", "ctd_coam_w32", "dekr_w32", "rtmpose_s"):
+        config["training"]["net_type"] = net
+        msg = error_of(config)
+        assert "training.net_type" in msg and net in msg and "resnet_50" in msg and "top-down" in msg, msg
+    config["training"]["net_type"] = "resnet_101"
+    assert load_settings(config, SCHEMAS).scorer.startswith("DLC_Resnet101_")
+
+
+def test_old_spelling_of_a_renamed_key_is_named(config):
+    config["exclude_labeled_data"] = []
+    assert "'exclude_labeled_data' is now called 'exclude_labelled_data'" in error_of(config)
+
+
+def test_ground_truth_null_and_dlc_h5_ground_truth(config, demo_data, tmp_path):
+    """ground_truth may be null (like the other optional keys), a folder of the demo's <id>.csv, or of
+    DeepLabCut .h5 files (as DLC's refine GUI saves tracks); both read the same."""
+    import pandas as pd
+
+    from cichlid_track.metrics import mot_metrics, read_truth
+
+    config["ground_truth"] = None
+    assert load_settings(copy.deepcopy(config), SCHEMAS).ground_truth("tank1 clip") == ""
+    csv = Path(demo_data["ground_truth"]) / "tank1 clip.csv"
+    truth = read_truth(csv)
+    dlc = pd.concat({"DLC_Resnet50_tankNov22shuffle1_snapshot_60": truth}, axis=1, names=["scorer"])
+    dlc.to_hdf(tmp_path / "tank1 clipDLC_Resnet50_tankNov22shuffle1_snapshot_60_el.h5", key="tracks")
+    config["ground_truth"] = str(tmp_path)
+    s = load_settings(config, SCHEMAS)
+    found = s.ground_truth("tank1 clip")
+    assert found.endswith("_el.h5")
+    assert mot_metrics(read_truth(found), truth) == mot_metrics(truth, truth)
+    assert s.ground_truth("tank2 clip") == ""  # no file for that video: no metrics, no error
 
 
 def test_schema_one_liner_for_nested_enum():

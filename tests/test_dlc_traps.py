@@ -86,7 +86,7 @@ def test_reid_checkpoint_at_any_epoch_count_in_its_own_folder(tmp_path):
 
 def test_no_detection_at_all_gives_empty_tracks_not_a_crash(settings, demo_run, tmp_path):
     """DLC's tracklet conversion fails on a video with zero detections; ours writes empty tracks."""
-    from cichlid_track.dlc_steps import make_tracklets
+    from cichlid_track.tracklets import make_tracklets
     from cichlid_track.tracking import stitch_video
 
     n_frames = 12

@@ -1,4 +1,5 @@
 """The demo workflow end to end with real DeepLabCut (trained once per session: fixture demo_run)."""
+import json
 import pickle
 import re
 from pathlib import Path
@@ -10,42 +11,65 @@ import yaml
 
 from conftest import run_snakemake, tree_hashes, write_config
 
+# Floors the demo's re-ID tracks meet (IDF1 against the generator's ground truth). Seen on the easy demo
+# over ten trainings (bench/README.md, IDF1 0.915-0.986, and this session's training seeds 42 and 7): the
+# re-ID tracks are never worse than motion-only ones and never below 0.90.
+MIN_REID_IDF1 = 0.90
 
-def test_every_artifact_exists_with_content(settings, demo_run):
+
+def n_frames_of(path) -> int:
     import cv2
 
-    assert (demo_run["results"] / "evaluation" / f"{settings.scorer}-results.csv").exists()
-    assert any((demo_run["results"] / "evaluation" / "images").rglob("*.png"))
+    return int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT))
+
+
+def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
+    """DLC's own loaders find the analysis and the final tracks by the names we give them (so DLC's GUI and
+    tools open them), and each file holds what DLC would write: one entry per frame of the video."""
+    from deeplabcut.utils import auxiliaryfunctions
+
     for vid, sample in settings.samples.items():
-        cap = cv2.VideoCapture(sample.path)
-        n_frames, w, h = (int(cap.get(p)) for p in (cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FRAME_WIDTH,
-                                                     cv2.CAP_PROP_FRAME_HEIGHT))
-        for suffix in (".h5", "_full.pickle", "_meta.pickle", "_assemblies.pickle", "_el.pickle",
-                       "_bpt_features.h5", "_triplet_vector.npy", "_el_motion.h5"):
-            assert settings.video_file(vid, suffix).startswith(str(demo_run["results"]))
-            assert __import__("os").path.getsize(settings.video_file(vid, suffix)) > 0, suffix
-
-        tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))
+        n = n_frames_of(sample.path)
+        folder = Path(settings.video_dir(vid))
+        poses, path, scorer, _ = auxiliaryfunctions.load_analyzed_data(folder, vid, settings.scorer)
+        assert scorer == settings.scorer and len(poses) == n and path.endswith(f"{vid}{settings.scorer}.h5")
+        tracks, path, _, _ = auxiliaryfunctions.load_analyzed_data(folder, vid, settings.scorer, track_method="ellipse")
+        assert path.endswith("_el.h5") and len(tracks) == n and list(tracks.index) == list(range(n))
         assert list(tracks.columns.get_level_values("individuals").unique()) == settings.individuals
-        assert len(tracks) == n_frames and list(tracks.index) == list(range(n_frames))
-        assert tracks.columns.get_level_values("scorer").unique().tolist() == [settings.scorer]
-        assert tracks.notna().any().any()
+        motion = pd.read_hdf(settings.video_file(vid, "_el_motion.h5"))
+        assert motion.columns.equals(tracks.columns) and len(motion) == n
+        meta = auxiliaryfunctions.load_video_metadata(folder, vid, settings.scorer)
+        assert meta["data"]["nframes"] == n
+        full = auxiliaryfunctions.load_video_full_data(folder, vid, settings.scorer)
+        assert len([k for k in full if k.startswith("frame")]) == n
+        with open(settings.video_file(vid, "_assemblies.pickle"), "rb") as fh:
+            assert len([k for k in pickle.load(fh) if k != "single"]) == n
+        with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
+            tracklets = pickle.load(fh)
+        assert "header" in tracklets and len(tracklets) > 2  # header + at least one tracklet
+        import h5py
 
-        video = cv2.VideoCapture(settings.labelled_video(vid))
-        assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == n_frames
-        assert (int(video.get(cv2.CAP_PROP_FRAME_WIDTH)), int(video.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (w, h)
+        with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
+            assert len(f["frame_offsets"]) == n + 1 and f["features"].shape[1] == len(meta["data"]["bodyparts"])
+        triplets = np.load(settings.video_file(vid, "_triplet_vector.npy"))
+        assert triplets.ndim == 4 and triplets.shape[1] == 3 and len(triplets) >= 50  # reid.min_triplets
 
-        from cichlid_track.reid import load_embedder
+        video = __import__("cv2").VideoCapture(settings.labelled_video(vid))
+        assert int(video.get(7)) == n  # CAP_PROP_FRAME_COUNT
+    assert any((demo_run["results"] / "evaluation" / "images").rglob("*.png"))
 
+
+def test_reid_model_and_stitching_summary(settings):
+    from cichlid_track.reid import load_embedder
+    from cichlid_track.tracking import cleaned_tracklets
+
+    for vid in settings.samples:
         embed = load_embedder(settings.reid_model(vid), "cpu")
-        assert embed is not None
+        assert embed is not None and embed.feature_dim == 128 + 3  # the stride-8 stage and colour
         out = embed(np.load(settings.video_file(vid, "_triplet_vector.npy"))[:4, 0])
         assert out.shape[0] == 4 and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-4)
-        with open(settings.video_file(vid, "_assemblies.pickle"), "rb") as fh:
-            assert len([k for k in pickle.load(fh) if k != "single"]) == n_frames
-
         # the final tracks come from the re-ID path: tracklets cut at contacts, linked with appearance
-        summary = __import__("json").loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+        summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
         assert summary["reid_used"] and summary["method"] == "pieces", summary
         assert summary["pieces_linked"] > 0, summary
         for cue in ("transformer", "body colour"):  # both appearance cues fitted, same fish more alike
@@ -53,8 +77,26 @@ def test_every_artifact_exists_with_content(settings, demo_run):
             assert fit["same_fish_similarity"][0] > fit["other_fish_similarity"][0], summary
         errors = list(summary["link_model"]["motion_error_px"].values())
         assert len(errors) >= 2 and errors[-1] > errors[0], summary  # extrapolation error grows with the gap
-        assert embed.feature_dim == 128 + 3  # the transformer reads the stride-8 stage and colour
-        assert isinstance(summary["stray_keypoints_dropped"], int), summary  # tracking.stray_keypoints ran
+        # tracking.stray_keypoints ran: the recorded count is what the cleaning drops from this _el.pickle
+        with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
+            _, _, _, dropped = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
+        assert summary["stray_keypoints_dropped"] == dropped
+
+
+def test_reid_tracks_are_at_least_as_good_as_motion_only_and_above_the_floor(settings, demo_data):
+    """The README's headline: against the demo's ground truth, re-ID tracks (_el.h5) have an IDF1 of at
+    least MIN_REID_IDF1 and at least motion-only's (_el_motion.h5), and no more identity switches."""
+    from cichlid_track.metrics import mot_metrics, read_truth
+
+    for vid in settings.samples:
+        truth = read_truth(Path(demo_data["ground_truth"]) / f"{vid}.csv")
+        reid = mot_metrics(truth, pd.read_hdf(settings.video_file(vid, "_el.h5")))
+        motion = mot_metrics(truth, pd.read_hdf(settings.video_file(vid, "_el_motion.h5")))
+        print(f"{vid}: re-ID IDF1 {reid['IDF1']:.3f}, {reid['ID switches']} switches; "
+              f"motion-only IDF1 {motion['IDF1']:.3f}, {motion['ID switches']} switches")
+        assert reid["IDF1"] >= MIN_REID_IDF1, (vid, reid)
+        assert reid["IDF1"] >= motion["IDF1"], (vid, reid, motion)
+        assert reid["ID switches"] <= motion["ID switches"], (vid, reid, motion)
 
 
 def test_demo_model_is_good_enough_to_track(settings, demo_run):
@@ -79,15 +121,26 @@ def test_reid_parameter_change_reruns_only_reid_and_what_follows(demo_run, tmp_p
     assert not rules & {"shuffle", "train", "evaluate", "analyze", "tracklets"}
 
 
-def test_user_project_and_videos_are_byte_identical(demo_data, demo_run):
-    assert tree_hashes(demo_data["project"], *demo_data["videos"]) == demo_run["hashes_before"]
-    assert not list(demo_data["project"].glob("dlc-models*")) and not (demo_data["project"] / "training-datasets").exists()
+def test_user_project_and_videos_are_byte_identical(settings, demo_run):
+    """Hashes taken before the run (kept in the work folder) against the files now."""
+    project = Path(settings.project_config).parent
+    assert tree_hashes(project, *[s.path for s in settings.samples.values()]) == demo_run["hashes_before"]
+    assert not list(project.glob("dlc-models*")) and not (project / "training-datasets").exists()
 
 
-def test_every_rule_has_log_and_benchmark(demo_run):
-    bench = demo_run["results"] / "benchmarks"
-    names = {p.stem if p.parent == bench else p.parent.name for p in bench.rglob("*.tsv")}
-    assert {"project_copy", "shuffle", "train", "evaluate", "analyze", "tracklets", "triplets", "reid",
-            "stitch", "labelled_video"} <= names
-    for tsv in bench.rglob("*.tsv"):
-        assert float(pd.read_csv(tsv, sep="\t")["s"].iloc[0]) >= 0
+def test_every_rule_writes_its_log_and_a_benchmark_of_its_job(settings, demo_run):
+    """Each rule that ran left its log (what it printed, ending without an error line) and Snakemake's
+    benchmark of its job (wall time and peak memory)."""
+    logs, bench = demo_run["results"] / "logs", demo_run["results"] / "benchmarks"
+    per_video = {"analyze", "tracklets", "triplets", "reid", "stitch", "labelled_video", "video_qc"}
+    once = {"check_labels", "project_copy", "shuffle", "train", "evaluate", "training_qc", "batch_table"}
+    expected = [f"{r}.log" for r in once] + [f"{r}/{v}.log" for r in per_video for v in settings.samples]
+    for name in expected:
+        log = logs / name
+        assert log.is_file(), name
+        assert "ERROR in rule" not in log.read_text(errors="replace"), name
+        row = pd.read_csv(bench / name.replace(".log", ".tsv"), sep="\t").iloc[0]
+        assert row["s"] > 0, (name, row.to_dict())
+        if name.split("/")[0].removesuffix(".log") in ("train", "analyze", "stitch"):  # long enough to be sampled
+            assert float(row["max_rss"]) > 100, (name, row.to_dict())  # MB: torch alone takes more
+    assert "Epoch 60/60" in (logs / "train.log").read_text()  # the training log has one line per epoch

@@ -21,7 +21,7 @@ def test_scorer_and_folders_equal_deeplabcuts(settings, demo_run):
     from deeplabcut.utils import auxiliaryfunctions
     from deeplabcut.core.engine import Engine
 
-    from cichlid_track.dlc_steps import dlc_snapshot_index
+    from cichlid_track.dlc_calls import dlc_snapshot_index
 
     project_cfg = Path(settings.in_project("config.yaml"))
     cfg = auxiliaryfunctions.read_config(project_cfg)

@@ -20,7 +20,7 @@ def test_ids_default_to_stems_and_odd_names_work(tmp_path):
     assert samples[2].group == "g"
 
 
-def test_relative_paths_resolve_against_workdir(tmp_path):
+def test_relative_paths_resolve_against_the_base_folder(tmp_path):
     touch(tmp_path / "v" / "a.mp4")
     (s,) = samples_from_rows([{"path": "v/a.mp4"}], "s.tsv", tmp_path)
     assert s.path == str(tmp_path / "v" / "a.mp4")
@@ -41,15 +41,50 @@ def test_missing_video_names_the_row(tmp_path):
         samples_from_rows([{"path": str(tmp_path / "nope.mp4")}], "samples.tsv", tmp_path)
 
 
-def test_unreadable_video_names_the_row(tmp_path):
+def test_unreadable_video_names_the_row():
+    """Run as an unprivileged user (root reads anything, and CI runs as root): a video that user cannot
+    read is reported with its row and the fix."""
     import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
 
-    v = touch(tmp_path / "locked.mp4")
-    v.chmod(0)
-    if os.access(v, os.R_OK):  # root reads anything
-        pytest.skip("running as root: permissions are not enforced")
-    with pytest.raises(SampleSheetError, match="not readable"):
-        samples_from_rows([{"path": str(v)}], "samples.tsv", tmp_path)
+    if os.geteuid() == 0:
+        user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    elif os.access("/", os.W_OK):
+        pytest.skip("cannot switch user here")
+    else:
+        user = []  # already unprivileged
+    from pathlib import Path
+
+    import cichlid_track
+
+    folder = Path(tempfile.mkdtemp(prefix="cichlid-unreadable-"))
+    try:
+        os.chmod(folder, 0o755)
+        # the module (standard library only) where that user can read it: CI's clone may sit in a private folder
+        lib = folder / "lib" / "cichlid_track"
+        lib.mkdir(parents=True)
+        (lib / "__init__.py").write_text("")
+        for name in ("samples.py", "errors.py"):
+            shutil.copy(Path(cichlid_track.__file__).parent / name, lib / name)
+        for d in (folder / "lib", lib):
+            d.chmod(0o755)
+        v = touch(folder / "locked.mp4")
+        v.chmod(0o600)  # owned by root (or us): nobody else reads it
+        code = ("from cichlid_track.samples import samples_from_rows, SampleSheetError\n"
+                "try:\n"
+                f"    samples_from_rows([{{'path': {str(v)!r}}}], 'samples.tsv', '/')\n"
+                "except SampleSheetError as err:\n"
+                "    print(err)\n")
+        python = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
+        proc = subprocess.run([*user, python, "-c", code], capture_output=True, text=True,
+                              env={"PYTHONPATH": str(folder / "lib"), "PATH": "/usr/bin:/bin"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "samples.tsv row 2" in proc.stdout and "is not readable; fix its permissions" in proc.stdout, proc.stdout
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_unsupported_extension(tmp_path):

@@ -26,7 +26,7 @@ def cluster(tmp_path_factory):
     c.stop()
 
 
-def test_profile(tmp_path, **changes):
+def slurm_profile(tmp_path, **changes):
     """profiles/ice with test-only settings, written to tmp_path/profile."""
     prof = yaml.safe_load((REPO / "profiles" / "ice" / "config.yaml").read_text())
     prof["default-resources"]["slurm_account"] = ACCOUNT
@@ -48,66 +48,104 @@ def test_profile(tmp_path, **changes):
     return out
 
 
-test_profile.__test__ = False  # a helper, not a test
-
-
 def snakemake(work, profile, cfg, *args, timeout=1800):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
            "--directory", str(work), "--configfile", str(cfg), "--profile", str(profile), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def test_ice_profile_dry_run_without_slurm(demo_data, tmp_path, monkeypatch):
-    """`snakemake --profile profiles/ice -n` plans the demo on a machine without SLURM (or conda: the
-    only line removed from the profile is its software deployment, which needs a conda executable)."""
-    prof = yaml.safe_load((REPO / "profiles" / "ice" / "config.yaml").read_text())
-    prof.pop("software-deployment-method")
-    prof.pop("conda-frontend")
-    (tmp_path / "ice").mkdir()
-    (tmp_path / "ice" / "config.yaml").write_text(yaml.safe_dump(prof, sort_keys=False))
-    monkeypatch.setenv("CICHLID_ACCOUNT", "lab")
-    cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
-                       results=str(tmp_path / "results"))
-    proc = snakemake(tmp_path, tmp_path / "ice", cfg, "-n")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "labelled_video" in proc.stdout + proc.stderr
-
-
-def test_batch_runs_one_gpu_job_per_video_and_a_failed_video_does_not_stop_the_others(cluster, demo_run, demo_data,
-                                                                                        tmp_path):
+def batch_with_trained_model(demo_run, tmp_path, rows):
+    """A work folder holding the session demo run's trained model (only per-video stages run) and a config
+    for a sample sheet of ``rows`` (id, path, group)."""
     work = tmp_path / "work"
-    # the trained model from the session's demo run: only per-video stages run here
-    shutil.copytree(demo_run["results"], work / "results", ignore=shutil.ignore_patterns("videos", "groups", "logs",
-                                                                                         "benchmarks"))
-    bad = tmp_path / "broken.mp4"
-    bad.write_bytes(b"\x00" * 5000)
-    run_cfg = yaml.safe_load(demo_run["config"].read_text())
-    videos = [Path(line.split("\t")[1]) for line in Path(run_cfg["samples"]).read_text().splitlines()[1:]]
+    shutil.copytree(demo_run["results"], work / "results",
+                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks", "qc"))
     sheet = tmp_path / "samples.tsv"
-    sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in [*videos, bad]))
+    sheet.write_text("id\tpath\tgroup\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+    run_cfg = yaml.safe_load(demo_run["config"].read_text())
     cfg = write_config(tmp_path / "c.yaml", project=run_cfg["project"], samples=str(sheet),
                        results=str(work / "results"), ground_truth=run_cfg.get("ground_truth", ""))
-    profile = test_profile(tmp_path)
+    return work, cfg
+
+
+def demo_videos(demo_run):
+    run_cfg = yaml.safe_load(demo_run["config"].read_text())
+    return [Path(line.split("\t")[1]) for line in Path(run_cfg["samples"]).read_text().splitlines()[1:]]
+
+
+def job_table(jobs) -> str:
+    """The sacct table the README and the closing note quote: job, partition, GPU, elapsed, state."""
+    lines = ["| job (rule or group) | partition | GPU | elapsed | state |", "|---|---|---|---|---|"]
+    for j in jobs:
+        lines.append(f"| {j['comment']} | {j['partition']} | {'1' if 'gres/gpu=1' in j['tres'] else '-'} | "
+                     f"{j.get('elapsed', '')} | {j['state']} |")
+    return "\n".join(lines)
+
+
+def check_gpu_only_where_it_works(jobs):
+    """GPU stages (analysis, re-ID training) hold one GPU on the GPU partition; CPU stages none, on the CPU one."""
+    for j in jobs:
+        gpu_stage = j["comment"].startswith(("rule_analyze", "rule_reid_video", "rule_reid_group", "rule_train",
+                                             "rule_evaluate"))
+        assert ("gres/gpu=1" in j["tres"]) == gpu_stage, j
+        assert j["partition"] == (GPU_PARTITION if gpu_stage else CPU_PARTITION), j
+        assert j["account"] == ACCOUNT, j
+
+
+def test_batch_jobs_hold_gpus_only_for_gpu_stages_and_a_failed_video_does_not_stop_the_others(cluster, demo_run,
+                                                                                            tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 5000)
+    videos = demo_videos(demo_run)
+    work, cfg = batch_with_trained_model(demo_run, tmp_path, [(v.stem, v, "") for v in [*videos, bad]])
+    profile = slurm_profile(tmp_path)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     start = time.time()
     proc = snakemake(work, profile, cfg)
-    wall = time.time() - start
+    print(f"SLURM batch wall time: {time.time() - start:.0f} s")
     out = proc.stdout + proc.stderr
-    print(f"SLURM batch wall time: {wall:.0f} s")
     assert proc.returncode != 0  # the broken video failed ...
     jobs = cluster.jobs(since)
-    print("sacct:", [(j["id"], j["comment"], j["state"], j["tres"]) for j in jobs])
-    video_jobs = [j for j in jobs if j["comment"].startswith("rule_video")]
-    # one grouped job per video (all its per-video rules as steps), not one per rule per video;
-    # the broken video is tried 1 + retries times
+    print("ungrouped 3-video batch (2 good, 1 broken), sacct:\n" + job_table(jobs))
     retries = yaml.safe_load((profile / "config.yaml").read_text())["retries"]
-    assert sorted(j["state"] for j in video_jobs) == ["COMPLETED"] * 2 + ["FAILED"] * (1 + retries), jobs
-    assert len(jobs) == len(video_jobs)  # nothing else: training is done, the batch table needs every video
-    assert all("gres/gpu=1" in j["tres"] and j["account"] == ACCOUNT for j in video_jobs)
+    kinds = sorted(j["comment"].split("_wildcards")[0] for j in jobs)
+    # per good video: analysis (GPU), tracklets + triplets (CPU), re-ID (GPU), stitch + video + QC (CPU);
+    # the broken video's analysis is tried 1 + retries times; nothing else (the model is trained)
+    assert kinds == sorted(["rule_analyze"] * (2 + 1 + retries) + ["rule_prep"] * 2 + ["rule_reid_video"] * 2
+                           + ["rule_finish"] * 2), jobs
+    assert sorted(j["state"] for j in jobs if "broken" in j["comment"]) == ["FAILED"] * (1 + retries), jobs
+    assert all(j["state"] == "COMPLETED" for j in jobs if "broken" not in j["comment"]), jobs
+    check_gpu_only_where_it_works(jobs)
     for v in videos:  # ... and the others completed
         assert list((work / "results" / "videos" / v.stem).glob("*_labeled.mp4"))
     assert "no frame can be decoded" in out and "broken.mp4" in out
     assert ".snakemake/slurm_logs/" in out  # the failure names its SLURM log
+
+
+def test_grouped_reid_runs_on_slurm_with_one_gpu_job_for_the_group(cluster, demo_run, tmp_path):
+    """Two videos of the same fish (sample sheet group): one re-ID model for both, trained in one GPU job;
+    the per-video stages around it plan and run under the ICE profile."""
+    videos = demo_videos(demo_run)
+    work, cfg = batch_with_trained_model(demo_run, tmp_path, [(v.stem, v, "tank A") for v in videos])
+    profile = slurm_profile(tmp_path)
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")
+    proc = snakemake(work, profile, cfg)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    jobs = cluster.jobs(since)
+    print("grouped 2-video batch, sacct:\n" + job_table(jobs))
+    kinds = sorted(j["comment"].split("_wildcards")[0] for j in jobs)
+    assert kinds == sorted(["rule_analyze"] * 2 + ["rule_prep"] * 2 + ["rule_reid_group"] + ["rule_finish"] * 2), jobs
+    assert all(j["state"] == "COMPLETED" for j in jobs), jobs
+    check_gpu_only_where_it_works(jobs)
+    model = work / "results" / "groups" / "tank A" / "dlc_transreid_30.pth"
+    assert model.is_file() and not list((work / "results" / "videos").glob("*/dlc_transreid_*.pth"))
+    for v in videos:
+        summary = __import__("json").loads(next((work / "results" / "videos" / v.stem).glob("*_tracking.json"))
+                                           .read_text())
+        assert summary["reid_used"], summary  # both videos stitched with the group's model
+    assert (work / "results" / "qc" / "batch.tsv").is_file()  # batch_table ran locally (localrules)
+    assert list(work.glob("efficiency_report_*.csv")) or "efficiency" in out.lower()
 
 
 def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path):
@@ -115,7 +153,7 @@ def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path)
     cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
                        results=str(tmp_path / "results"),
                        training={"epochs": 14, "save_epochs": 1, "max_snapshots": 20})
-    profile = test_profile(tmp_path, retries=1)
+    profile = slurm_profile(tmp_path, retries=1)
     prof = yaml.safe_load((profile / "config.yaml").read_text())
     prof["set-resources"]["train"]["runtime"] = "1 if attempt == 1 else 20"  # minutes
     (profile / "config.yaml").write_text(yaml.safe_dump(prof, sort_keys=False))
@@ -126,7 +164,12 @@ def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     proc = snakemake(tmp_path, profile, cfg, target)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    train_jobs = [j for j in cluster.jobs(since) if j["comment"] == "rule_train"]
+    jobs = cluster.jobs(since)
+    print("training run, sacct:\n" + job_table(jobs))
+    # seconds-long rules ran in snakemake itself (localrules); shuffle is a CPU job, training a GPU one
+    assert sorted({j["comment"] for j in jobs}) == ["rule_shuffle", "rule_train"], jobs
+    check_gpu_only_where_it_works(jobs)
+    train_jobs = [j for j in jobs if j["comment"] == "rule_train"]
     print("train jobs:", [(j["id"], j["state"]) for j in train_jobs])
     assert [j["state"] for j in train_jobs] == ["TIMEOUT", "COMPLETED"]
     log = (tmp_path / "results" / "logs" / "train.log").read_text()
