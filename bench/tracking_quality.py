@@ -75,29 +75,18 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
     return tracks, seconds
 
 
-def stitch_options(settings) -> dict:
-    r, t = settings.config["reid"], settings.config["tracking"]
-    return dict(method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
-                max_gap=t["max_gap"], stray=t["stray_keypoints"])
+def stitch_args(settings, vid: str) -> tuple:
+    """What the stitch rule gives ``stitch_files`` for this video."""
+    return (settings.video_file(vid, "_el.pickle"), settings.video_file(vid, "_bpt_features.h5"),
+            settings.video_file(vid, "_meta.pickle"), settings.reid_model(vid), settings.n_tracks,
+            settings.individuals, settings.scorer)
 
 
 def our_stitch_time(settings, vid: str) -> float:
-    import pickle
+    from cichlid_track.tracking import stitch_files, stitch_options
 
-    from cichlid_track.features import FeatureStore
-    from cichlid_track.reid import load_embedder
-    from cichlid_track.tracking import stitch_video
-
-    with open(settings.video_file(vid, "_meta.pickle"), "rb") as fh:
-        meta = pickle.load(fh)["data"]
     start = time.perf_counter()
-    embed = load_embedder(settings.reid_model(vid))
-    with FeatureStore(settings.video_file(vid, "_bpt_features.h5"), parts=settings.config["reid"]["feature_parts"]) as store:
-        stitch_video(settings.video_file(vid, "_el.pickle"), settings.n_tracks, settings.individuals,
-                     int(meta["nframes"]), settings.scorer, list(meta["bodyparts"]),
-                     min_length=settings.config["tracking"]["min_length"], store=store, embed=embed,
-                     body_store=store.select(["body"]) if settings.config["reid"]["body_colour"] else None,
-                     **stitch_options(settings))
+    stitch_files(*stitch_args(settings, vid), **stitch_options(settings.config))
     return time.perf_counter() - start
 
 

@@ -41,7 +41,7 @@ def pytorch_config_updates(training: dict) -> dict:
         "train_settings.epochs": epochs,
         "train_settings.batch_size": int(training["batch_size"]),
         "train_settings.seed": int(training.get("seed", 42)),
-        "train_settings.dataloader_workers": int(training.get("dataloader_workers", 0)),
+        "train_settings.dataloader_workers": 0,  # load in the training process (one job, a few CPUs)
         "runner.snapshots.save_epochs": int(training["save_epochs"]),
         "runner.snapshots.max_snapshots": int(training.get("max_snapshots", 5)),
         "runner.snapshots.save_optimizer_state": True,

@@ -2,7 +2,8 @@
 
 DLC's ellipse tracker (rule ``tracklets``) makes tracklets that are right most of the time, but where
 two fish touch it can swap them *inside* a tracklet, and no choice of which tracklet follows which can
-undo that. The ``stitch`` rule calls :func:`stitch_video`, which goes from ``_el.pickle`` to ``_el.h5``:
+undo that. The ``stitch`` rule calls :func:`stitch_files` (:mod:`.files`: reads the features, the metadata and
+the re-ID model), which runs :func:`stitch_video` (:mod:`.stitch`) from ``_el.pickle`` to ``_el.h5``:
 
 0. :mod:`.cleanup` drops keypoints farther than ``tracking.stray_keypoints`` body lengths from the
    middle of their fish (DLC's assembly took them from a neighbour) and measures the body length, the
@@ -31,9 +32,11 @@ added to DLC's cost), also the fallback when fish touch in nearly every frame.
 """
 from .cleanup import body_length, cleaned_tracklets, drop_stray_keypoints
 from .contacts import contact_frames, cut_pieces, split_at_contacts
+from .files import stitch_files, stitch_options
 from .output import fill_gaps, tracks_dataframe
 from .stitch import StitchResult, stitch_video
 from .tracklet_io import load_tracklets, merge
 
 __all__ = ["StitchResult", "body_length", "cleaned_tracklets", "contact_frames", "cut_pieces", "drop_stray_keypoints",
-           "fill_gaps", "load_tracklets", "merge", "split_at_contacts", "stitch_video", "tracks_dataframe"]
+           "fill_gaps", "load_tracklets", "merge", "split_at_contacts", "stitch_files", "stitch_options", "stitch_video",
+           "tracks_dataframe"]
