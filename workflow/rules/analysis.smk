@@ -19,6 +19,7 @@ rule analyze:
         appearance_features=config["analysis"]["appearance_features"],
         scorer=SCORER,
         prefix=video_prefix,
+    threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores
     resources:
         gpu=1,
         runtime=runtime_of_video("analyze"),

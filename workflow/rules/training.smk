@@ -33,6 +33,7 @@ rule train:
         snapshot_epoch=SETTINGS.names.snapshot_epoch,
         weights=config["training"]["weights"],
         device=config["training"]["device"],
+    threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores
     resources:
         gpu=1,
     log:
