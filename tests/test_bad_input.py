@@ -45,7 +45,7 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     # session's demo run stays as it was for the other tests
     work = tmp_path_factory.mktemp("bad batch")
     shutil.copytree(demo_run["results"], work / "results",
-                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks", "qc"))
+                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks"))
     # a relative results folder on purpose (DLC functions change the working directory)
     cfg = write_config(work / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet), results="results")
     proc = run_snakemake(work, [cfg], "--keep-going", check=False)

@@ -59,7 +59,7 @@ def batch_with_trained_model(demo_run, tmp_path, rows):
     for a sample sheet of ``rows`` (id, path, group)."""
     work = tmp_path / "work"
     shutil.copytree(demo_run["results"], work / "results",
-                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks", "qc"))
+                    ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks"))
     sheet = tmp_path / "samples.tsv"
     sheet.write_text("id\tpath\tgroup\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
     run_cfg = yaml.safe_load(demo_run["config"].read_text())
