@@ -14,12 +14,15 @@ from conftest import REPO, run_snakemake, tree_hashes, write_config
 
 
 @pytest.fixture(scope="module")
-def bad_batch(demo_data, demo_run, tmp_path_factory):
-    """The demo's two videos plus awkward ones, run with --keep-going on the trained demo model."""
+def bad_batch(settings, demo_run, tmp_path_factory):
+    """The demo run's two videos plus awkward ones, run with --keep-going on its trained model (its own
+    project, so that the trained model is up to date)."""
     from cichlid_track.synth import DemoSpec, background, write_video
 
     src = tmp_path_factory.mktemp("vidéos ü.x")
-    good = demo_data["videos"][0]
+    demo_videos = [Path(s.path) for s in settings.samples.values()]
+    project = Path(settings.project_config)
+    good = demo_videos[0]
     data = good.read_bytes()
     (src / "truncated.mp4").write_bytes(data[: len(data) // 3])
     (src / "random bytes.mp4").write_bytes(np.random.default_rng(0).bytes(20000))
@@ -37,17 +40,17 @@ def bad_batch(demo_data, demo_run, tmp_path_factory):
     bg2 = background(gaps, rng)
     frames = [bg2] * 30 + [render(bg2, s, looks)[0] for s in simulate(gaps, looks, rng)][30:]
     write_video(src / "late fish.mp4", frames, 30)
-    videos = [*demo_data["videos"], *sorted(src.glob("*.mp4"))]
+    videos = [*demo_videos, *sorted(src.glob("*.mp4"))]
     sheet = src / "samples.tsv"
     sheet.write_text("id\tpath\n" + "".join(f"{v.stem}\t{v}\n" for v in videos))
-    before = tree_hashes(demo_data["project"], *videos)
+    before = tree_hashes(project.parent, *videos)
     # a results folder of its own, with the demo's trained model (file times kept, so nothing retrains): the
     # session's demo run stays as it was for the other tests
     work = tmp_path_factory.mktemp("bad batch")
     shutil.copytree(demo_run["results"], work / "results",
                     ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks"))
     # a relative results folder on purpose (DLC functions change the working directory)
-    cfg = write_config(work / "bad.yaml", project=str(demo_data["config"]), samples=str(sheet), results="results")
+    cfg = write_config(work / "bad.yaml", project=str(project), samples=str(sheet), results="results")
     proc = run_snakemake(work, [cfg], "--keep-going", check=False)
     # the same names, read from here: results as an absolute path
     settings = load_settings({**yaml.safe_load(cfg.read_text()), "results": str(work / "results")},
