@@ -82,6 +82,13 @@ def job_table(jobs) -> str:
     return "\n".join(lines)
 
 
+def kind(job) -> str:
+    """What a job ran, from the comment the plugin gives it: ``rule_<rule>_wildcards_...`` for a rule's job,
+    ``rule_<group>_<its rules>`` for a group job."""
+    comment = job["comment"].split("_wildcards")[0]
+    return next((f"rule_{g}" for g in ("prep", "finish") if comment.startswith(f"rule_{g}_")), comment)
+
+
 def check_gpu_only_where_it_works(jobs):
     """GPU stages (analysis, re-ID training) hold one GPU on the GPU partition; CPU stages none, on the CPU one."""
     for j in jobs:
@@ -108,7 +115,7 @@ def test_batch_jobs_hold_gpus_only_for_gpu_stages_and_a_failed_video_does_not_st
     jobs = cluster.jobs(since)
     print("ungrouped 3-video batch (2 good, 1 broken), sacct:\n" + job_table(jobs))
     retries = yaml.safe_load((profile / "config.yaml").read_text())["retries"]
-    kinds = sorted(j["comment"].split("_wildcards")[0] for j in jobs)
+    kinds = sorted(kind(j) for j in jobs)
     # per good video: analysis (GPU), tracklets + triplets (CPU), re-ID (GPU), stitch + video + QC (CPU);
     # the broken video's analysis is tried 1 + retries times; nothing else (the model is trained)
     assert kinds == sorted(["rule_analyze"] * (2 + 1 + retries) + ["rule_prep"] * 2 + ["rule_reid_video"] * 2
@@ -134,7 +141,7 @@ def test_grouped_reid_runs_on_slurm_with_one_gpu_job_for_the_group(cluster, demo
     assert proc.returncode == 0, out[-5000:]
     jobs = cluster.jobs(since)
     print("grouped 2-video batch, sacct:\n" + job_table(jobs))
-    kinds = sorted(j["comment"].split("_wildcards")[0] for j in jobs)
+    kinds = sorted(kind(j) for j in jobs)
     assert kinds == sorted(["rule_analyze"] * 2 + ["rule_prep"] * 2 + ["rule_reid_group"] + ["rule_finish"] * 2), jobs
     assert all(j["state"] == "COMPLETED" for j in jobs), jobs
     check_gpu_only_where_it_works(jobs)
@@ -145,7 +152,13 @@ def test_grouped_reid_runs_on_slurm_with_one_gpu_job_for_the_group(cluster, demo
                                            .read_text())
         assert summary["reid_used"], summary  # both videos stitched with the group's model
     assert (work / "results" / "qc" / "batch.tsv").is_file()  # batch_table ran locally (localrules)
-    assert list(work.glob("efficiency_report_*.csv")) or "efficiency" in out.lower()
+    # slurm-efficiency-report: what each job used of what it asked for, read from sacct by the plugin
+    import pandas as pd
+
+    (report,) = work.glob("efficiency_report_*.csv")
+    usage = pd.read_csv(report)
+    assert {"rule_reid_group_wildcards_tank A", "rule_analyze_wildcards_tank1 clip"} <= set(usage["RuleName"])
+    assert (usage["MaxRSS_MB"] > 0).any() and (usage["CPU Efficiency (%)"] > 0).any(), usage.to_string()
 
 
 def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path):
