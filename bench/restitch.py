@@ -31,10 +31,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     all_same = True
     for vid in settings.samples:
-        args = (settings.video_file(vid, "_el.pickle"), settings.video_file(vid, "_bpt_features.h5"),
-                settings.video_file(vid, "_meta.pickle"), settings.reid_model(vid), settings.n_tracks,
-                settings.individuals, settings.scorer)
-        result = stitch_files(*args, **stitch_options(settings.config))
+        result = stitch_files(*settings.stitch_inputs(vid), **stitch_options(settings.config))
         for name, new in (("_el.h5", result.reid), ("_el_motion.h5", result.motion)):
             old = pd.read_hdf(settings.video_file(vid, name))
             shape = old.shape == new.shape and old.columns.equals(new.columns) and old.index.equals(new.index)

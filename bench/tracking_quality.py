@@ -75,18 +75,11 @@ def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, floa
     return tracks, seconds
 
 
-def stitch_args(settings, vid: str) -> tuple:
-    """What the stitch rule gives ``stitch_files`` for this video."""
-    return (settings.video_file(vid, "_el.pickle"), settings.video_file(vid, "_bpt_features.h5"),
-            settings.video_file(vid, "_meta.pickle"), settings.reid_model(vid), settings.n_tracks,
-            settings.individuals, settings.scorer)
-
-
 def our_stitch_time(settings, vid: str) -> float:
     from cichlid_track.tracking import stitch_files, stitch_options
 
     start = time.perf_counter()
-    stitch_files(*stitch_args(settings, vid), **stitch_options(settings.config))
+    stitch_files(*settings.stitch_inputs(vid), **stitch_options(settings.config))
     return time.perf_counter() - start
 
 

@@ -1,5 +1,6 @@
 """The ICE profile planned without SLURM (dry runs, seconds): GPUs only for GPU stages, runtimes sized to
 each video, grouped re-ID, and one clear line when the account or a partition is unset."""
+import os
 import re
 import shutil
 import subprocess
@@ -58,7 +59,7 @@ def plan(root: Path, sheet_rows: list[str], env: dict, *args) -> subprocess.Comp
     profile = root / "ice" if (root / "ice").exists() else ice_profile(root)
     cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "workflow" / "Snakefile"),
            "--directory", str(root), "--configfile", str(root / "c.yaml"), "--profile", str(profile), *args]
-    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("CICHLID_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CICHLID_")}
     return subprocess.run(cmd, capture_output=True, text=True, env={**clean, **env}, timeout=300)
 
 

@@ -54,8 +54,7 @@ def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
         triplets = np.load(settings.video_file(vid, "_triplet_vector.npy"))
         assert triplets.ndim == 4 and triplets.shape[1] == 3 and len(triplets) >= 50  # reid.min_triplets
 
-        video = __import__("cv2").VideoCapture(settings.labelled_video(vid))
-        assert int(video.get(7)) == n  # CAP_PROP_FRAME_COUNT
+        assert n_frames_of(settings.labelled_video(vid)) == n
     assert any((demo_run["results"] / "evaluation" / "images").rglob("*.png"))
 
 

@@ -1,6 +1,7 @@
 """The workflow on a real one-node SLURM (sbatch/squeue/sacct, no mocks), through a profile
 derived from profiles/ice: same rules, resources and groups; only account, partitions, polling
 and the software deployment (no conda channels here) changed."""
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_grouped_reid_runs_on_slurm_with_one_gpu_job_for_the_group(cluster, demo
     model = work / "results" / "groups" / "tank A" / "dlc_transreid_30.pth"
     assert model.is_file() and not list((work / "results" / "videos").glob("*/dlc_transreid_*.pth"))
     for v in videos:
-        summary = __import__("json").loads(next((work / "results" / "videos" / v.stem).glob("*_tracking.json"))
+        summary = json.loads(next((work / "results" / "videos" / v.stem).glob("*_tracking.json"))
                                            .read_text())
         assert summary["reid_used"], summary  # both videos stitched with the group's model
     assert (work / "results" / "qc" / "batch.tsv").is_file()  # batch_table ran locally (localrules)

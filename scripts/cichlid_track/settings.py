@@ -134,6 +134,12 @@ class Settings:
     def reid_model(self, vid: str) -> str:
         return f"{self.reid_folder(vid)}/dlc_transreid_{self.reid_epochs}.pth"
 
+    def stitch_inputs(self, vid: str) -> tuple:
+        """The positional arguments the stitch rule gives ``tracking.stitch_files`` for this video."""
+        return (self.video_file(vid, "_el.pickle"), self.video_file(vid, "_bpt_features.h5"),
+                self.video_file(vid, "_meta.pickle"), self.reid_model(vid), self.n_tracks, self.individuals,
+                self.scorer)
+
     def group_members(self, group: str) -> list[str]:
         return [s.id for s in self.samples.values() if s.group == group]
 
