@@ -9,7 +9,8 @@ def main(smk):
         smk.input.project, smk.params.shuffle, smk.params.trainingset_index, smk.input.snapshot, smk.input.video,
         prefix=smk.params.prefix, scorer=smk.params.scorer, outputs=dict(smk.output.items()),
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
-        appearance=smk.params.appearance_features)
+        appearance=smk.params.appearance_features, stored_maps=smk.params.stored_maps,
+        fine_channels=smk.params.fine_channels)
     print("analysis:", stats)
 
 

@@ -2,6 +2,7 @@
 
     python scripts/make_demo.py results/demo_data            # easy: 4 distinct fish
     python scripts/make_demo.py results/hard --look hard --fish 8
+    python scripts/make_demo.py results/long --fish 10 --minutes 10 --videos 1 --width 384 --height 288
 """
 import argparse
 import csv
@@ -17,12 +18,17 @@ def main(argv=None):
     p.add_argument("--look", choices=["easy", "hard"], default="easy")
     p.add_argument("--fish", type=int, default=4)
     p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--minutes", type=float, default=None, help="video length in minutes (instead of --frames)")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--height", type=int, default=192)
     p.add_argument("--videos", type=int, default=2)
     p.add_argument("--labelled", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    spec = DemoSpec(n_fish=a.fish, look=a.look, n_frames=a.frames, n_videos=a.videos, n_labelled=a.labelled,
-                    seed=a.seed)
+    n_frames = a.frames if a.minutes is None else round(a.minutes * 60 * a.fps)
+    spec = DemoSpec(n_fish=a.fish, look=a.look, n_frames=n_frames, n_videos=a.videos, n_labelled=a.labelled,
+                    seed=a.seed, fps=a.fps, width=a.width, height=a.height)
     r = make_demo(a.out, spec)
     sheet = a.out / "samples.tsv"
     with open(sheet, "w", newline="") as fh:

@@ -158,3 +158,38 @@ def test_mining_with_a_single_tracklet_finds_nothing(tmp_path):
     with _store(tmp_path, frames) as st:
         r = mine_triplets(tracks, st, n_triplets=20)
     assert len(r.triplets) == 0 and r.n_tracklets == 1
+
+
+def test_fine_stage_projection_is_fixed_orthonormal_and_keeps_distances():
+    """The stride-8 stage is stored reduced (analysis.fine_channels): the same matrix for every video and
+    run, orthonormal columns, so feature distances shrink by one common factor, not per pair."""
+    import torch
+
+    from cichlid_track.analysis import fixed_projection
+
+    q = fixed_projection(512, 64)
+    assert q.shape == (512, 64) and torch.equal(q, fixed_projection(512, 64))
+    assert torch.allclose(q.T @ q, torch.eye(64), atol=1e-5)
+    x = torch.randn(200, 512, generator=torch.Generator().manual_seed(1))
+    full = torch.cdist(x, x)[~torch.eye(200, dtype=torch.bool)]
+    low = torch.cdist(x @ q, x @ q)[~torch.eye(200, dtype=torch.bool)]
+    ratio = low / full
+    # a random 64-of-512 projection: every distance is kept near sqrt(64/512) of itself
+    assert abs(float(ratio.mean()) - (64 / 512) ** 0.5) < 0.03 and float(ratio.std()) < 0.06
+
+
+def test_analysis_stores_only_the_maps_re_id_and_stitching_read():
+    """analysis.keep_full_features: false (default) keeps the maps reid.feature_parts and reid.body_colour
+    name; true keeps every map at full width."""
+    from cichlid_track.settings import Settings
+
+    def stored(analysis=None, reid=None):
+        cfg = {"analysis": {"keep_full_features": False, **(analysis or {})},
+               "reid": {"feature_parts": ["fine", "colour"], "body_colour": True, **(reid or {})}}
+        return Settings(config=cfg, results="", project_config="", dlc={}, names=None,
+                        samples={}).stored_feature_maps
+
+    assert stored() == ["fine", "colour", "body"]
+    assert stored(reid={"body_colour": False}) == ["fine", "colour"]
+    assert stored(reid={"feature_parts": ["features"]}) == ["features", "body"]
+    assert stored(analysis={"keep_full_features": True}) is None

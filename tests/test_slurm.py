@@ -100,12 +100,18 @@ def check_gpu_only_where_it_works(jobs):
         assert j["account"] == ACCOUNT, j
 
 
-def test_batch_jobs_hold_gpus_only_for_gpu_stages_and_a_failed_video_does_not_stop_the_others(cluster, demo_run,
-                                                                                            tmp_path):
+def test_batch_runs_grouped_and_single_videos_with_gpus_only_for_gpu_stages_and_survives_a_broken_one(
+        cluster, demo_run, tmp_path):
+    """One batch under the ICE profile: two videos of the same fish (sample sheet group "tank A": one re-ID
+    model trained in one GPU job), a video of its own (its own re-ID job) and a broken video, whose failure
+    does not stop the others. GPU stages hold one GPU on the GPU partition, CPU stages none."""
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 5000)
-    videos = demo_videos(demo_run)
-    work, cfg = batch_with_trained_model(demo_run, tmp_path, [(v.stem, v, "") for v in [*videos, bad]])
+    grouped = demo_videos(demo_run)
+    single = tmp_path / "tank1 alone.mp4"
+    shutil.copyfile(grouped[0], single)
+    rows = [(v.stem, v, "tank A") for v in grouped] + [(single.stem, single, ""), (bad.stem, bad, "")]
+    work, cfg = batch_with_trained_model(demo_run, tmp_path, rows)
     profile = slurm_profile(tmp_path)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     start = time.time()
@@ -114,45 +120,28 @@ def test_batch_jobs_hold_gpus_only_for_gpu_stages_and_a_failed_video_does_not_st
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0  # the broken video failed ...
     jobs = cluster.jobs(since)
-    print("ungrouped 3-video batch (2 good, 1 broken), sacct:\n" + job_table(jobs))
+    print("4-video batch (2 grouped, 1 alone, 1 broken), sacct:\n" + job_table(jobs))
     retries = yaml.safe_load((profile / "config.yaml").read_text())["retries"]
     kinds = sorted(kind(j) for j in jobs)
-    # per good video: analysis (GPU), tracklets + triplets (CPU), re-ID (GPU), stitch + video + QC (CPU);
-    # the broken video's analysis is tried 1 + retries times; nothing else (the model is trained)
-    assert kinds == sorted(["rule_analyze"] * (2 + 1 + retries) + ["rule_prep"] * 2 + ["rule_reid_video"] * 2
-                           + ["rule_finish"] * 2), jobs
+    # per good video: analysis (GPU), tracklets + triplets (CPU), stitch + video + QC (CPU); re-ID (GPU) once
+    # for the group and once for the single video; the broken video's analysis is tried 1 + retries times;
+    # nothing else (the model is trained)
+    assert kinds == sorted(["rule_analyze"] * (3 + 1 + retries) + ["rule_prep"] * 3 + ["rule_reid_group"]
+                           + ["rule_reid_video"] + ["rule_finish"] * 3), jobs
     assert sorted(j["state"] for j in jobs if "broken" in j["comment"]) == ["FAILED"] * (1 + retries), jobs
     assert all(j["state"] == "COMPLETED" for j in jobs if "broken" not in j["comment"]), jobs
     check_gpu_only_where_it_works(jobs)
-    for v in videos:  # ... and the others completed
-        assert list((work / "results" / "videos" / v.stem).glob("*_labeled.mp4"))
     assert "no frame can be decoded" in out and "broken.mp4" in out
     assert ".snakemake/slurm_logs/" in out  # the failure names its SLURM log
-
-
-def test_grouped_reid_runs_on_slurm_with_one_gpu_job_for_the_group(cluster, demo_run, tmp_path):
-    """Two videos of the same fish (sample sheet group): one re-ID model for both, trained in one GPU job;
-    the per-video stages around it plan and run under the ICE profile."""
-    videos = demo_videos(demo_run)
-    work, cfg = batch_with_trained_model(demo_run, tmp_path, [(v.stem, v, "tank A") for v in videos])
-    profile = slurm_profile(tmp_path)
-    since = time.strftime("%Y-%m-%dT%H:%M:%S")
-    proc = snakemake(work, profile, cfg)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-5000:]
-    jobs = cluster.jobs(since)
-    print("grouped 2-video batch, sacct:\n" + job_table(jobs))
-    kinds = sorted(kind(j) for j in jobs)
-    assert kinds == sorted(["rule_analyze"] * 2 + ["rule_prep"] * 2 + ["rule_reid_group"] + ["rule_finish"] * 2), jobs
-    assert all(j["state"] == "COMPLETED" for j in jobs), jobs
-    check_gpu_only_where_it_works(jobs)
+    # ... and the others completed: the group's videos with the group's model, the single one with its own
     model = work / "results" / "groups" / "tank A" / "dlc_transreid_30.pth"
-    assert model.is_file() and not list((work / "results" / "videos").glob("*/dlc_transreid_*.pth"))
-    for v in videos:
-        summary = json.loads(next((work / "results" / "videos" / v.stem).glob("*_tracking.json"))
-                                           .read_text())
-        assert summary["reid_used"], summary  # both videos stitched with the group's model
-    assert (work / "results" / "qc" / "batch.tsv").is_file()  # batch_table ran locally (localrules)
+    assert model.is_file()
+    assert [p.parent.name for p in (work / "results" / "videos").glob("*/dlc_transreid_*.pth")] == [single.stem]
+    for v in [*grouped, single]:
+        folder = work / "results" / "videos" / v.stem
+        assert list(folder.glob("*_labeled.mp4")), v
+        summary = json.loads(next(folder.glob("*_tracking.json")).read_text())
+        assert summary["reid_used"], summary
     # slurm-efficiency-report: what each job used of what it asked for, read from sacct by the plugin
     import pandas as pd
 

@@ -320,3 +320,48 @@ def test_contact_frames_far_from_the_chain_ends_go_to_the_fish_on_their_curve():
     assert placed == len(singles)
     for k, t in singles:
         assert any(t is p for p in out[k]), (k, t.start)
+
+
+def random_tracklets(n_fish=6, n_frames=900, seed=3):
+    """DLC-like tracklets: fish that the tracker loses now and then (a new tracklet starts), some
+    detections missing, some short residuals."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(50, 450, (n_fish, 2))
+    current, raw, next_id = list(range(n_fish)), {"header": None}, n_fish
+    for tid in current:
+        raw[tid] = {}
+    for f in range(n_frames):
+        pos += rng.normal(0, 3, pos.shape)
+        for i in range(n_fish):
+            if rng.random() < 0.02:
+                current[i], next_id = next_id, next_id + 1
+                raw[current[i]] = {}
+            if rng.random() < 0.05:
+                continue  # not detected in this frame
+            x, y = pos[i]
+            raw[current[i]][f"frame{f:06d}"] = np.c_[pose(x, y), -np.ones(K)]
+    return raw
+
+
+def test_dlc_stitcher_without_all_pairs_gives_dlcs_results():
+    """DLC 3.0.2's TrackletStitcher compares every pair of tracklets twice (quadratic in video length). Built
+    through our sweep, its overlap table, its max_gap and the stitched tracks are DLC's own."""
+    from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+    from cichlid_track.tracking.dlc_stitcher import dlc_max_gap, overlap_table_by_sweep, run_dlc_stitcher
+
+    raw = random_tracklets()
+    theirs = TrackletStitcher.from_dict_of_dict(dict(raw), 6, min_length=5)
+    with overlap_table_by_sweep():
+        ours = TrackletStitcher.from_dict_of_dict(dict(raw), 6, min_length=5)
+    assert len(ours.tracklets) == len(theirs.tracklets) > 50
+    table = {(t.start, t.end): sorted((o.start, o.end) for o in v) for t, v in theirs._lu_overlap.items()}
+    assert {(t.start, t.end): sorted((o.start, o.end) for o in v) for t, v in ours._lu_overlap.items()} == table
+    assert dlc_max_gap(theirs.tracklets) == TrackletStitcher.compute_max_gap(sorted(theirs.tracklets,
+                                                                                   key=lambda t: t.start)) > 0
+    names = [f"fish{i}" for i in range(6)]
+    theirs.build_graph()
+    theirs.stitch()
+    expected = theirs.format_df(names).reindex(range(900))
+    got, _ = run_dlc_stitcher(raw, 6, 5, None, names, 900)
+    assert got.equals(expected)

@@ -38,6 +38,18 @@ def fine_stage(backbone):
     return getattr(inner, "layer2", None)
 
 
+def fixed_projection(n_in: int, n_out: int, seed: int = 0):
+    """(n_in, n_out) matrix with orthonormal columns, the same for every video (seeded, CPU generator).
+
+    Distances between feature vectors are kept up to a common scale in expectation (a random orthonormal
+    projection), so re-ID trained per video loses little while the file shrinks n_in / n_out times."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed + 1009 * n_in + n_out)
+    q, _ = torch.linalg.qr(torch.randn(n_in, n_out, generator=gen))
+    return q
+
+
 class KeypointFeatureTap:
     """Features at every predicted keypoint, from the forward pass that predicts the poses.
 
@@ -45,11 +57,16 @@ class KeypointFeatureTap:
     ``get_predictions`` is wrapped so that, once the poses are predicted, every map is sampled at
     them on the model's device and only those (n, K, C) vectors travel on, as
     ``predictions["backbone"]["keypoint_features"]`` (DLC's runner splits them per image). The
-    postprocessor wrapper then hands them over aligned with DLC's assemblies. Pose outputs are not
-    touched: hooks only read, and DLC's postprocessing runs unchanged.
+    postprocessor wrapper then hands them, aligned with DLC's assemblies, to ``sink(frame, keypoints,
+    features)`` one frame at a time, so a long video never holds its features in memory. Pose outputs are
+    not touched: hooks only read, and DLC's postprocessing runs unchanged.
+
+    maps: the maps to keep (of APPEARANCE_MAPS; None = all); fine_channels: reduce the stride-8 stage to
+    this many channels with :func:`fixed_projection` (None = full width).
     """
 
-    def __init__(self, runner, appearance: bool = True, colour_pool: int = 4):
+    def __init__(self, runner, appearance: bool = True, colour_pool: int = 4, maps=None,
+                 fine_channels: int | None = None, sink=None):
         import torch
         import torch.nn.functional as F
 
@@ -59,19 +76,35 @@ class KeypointFeatureTap:
         model.output_features = True
         self.inner = runner.postprocessor
         self.layout = ""
+        self.projection = ""
+        self.sink = sink
+        self.frame = 0
+        keep = set(APPEARANCE_MAPS if maps is None else maps)
+        if not appearance:
+            keep = {"features"}
         stash: dict = {}
-        stage = fine_stage(model.backbone) if appearance else None
+        projections: dict = {}
+        stage = fine_stage(model.backbone) if "fine" in keep else None
         if stage is not None:
             stage.register_forward_hook(lambda m, a, out: stash.__setitem__("fine", out))
 
         def keep_image(module, args):
             x = args[0]
             stash["input_size"] = (x.shape[-1], x.shape[-2])
-            if appearance:  # mean colour over a pool x pool neighbourhood: robust to a keypoint a pixel off
+            if keep & {"colour", "body"}:  # mean colour over a pool x pool neighbourhood: a keypoint a pixel off
                 stash["colour"] = F.avg_pool2d(x, colour_pool, stride=colour_pool, ceil_mode=True)
 
         model.backbone.register_forward_pre_hook(keep_image)
         get_predictions = model.get_predictions
+
+        def sampled(name, fmap, where):
+            out = sample_keypoint_features(fmap, where, stash["input_size"])
+            if name == "fine" and fine_channels and out.shape[-1] > fine_channels:
+                if name not in projections:
+                    projections[name] = fixed_projection(out.shape[-1], fine_channels).to(out.device)
+                    self.projection = f"fine: fixed orthonormal projection {out.shape[-1]} -> {fine_channels}"
+                out = out @ projections[name]
+            return out
 
         def with_keypoint_features(outputs):
             predictions = get_predictions(outputs)
@@ -80,10 +113,10 @@ class KeypointFeatureTap:
             where = {m: poses for m in maps}
             if "colour" in maps:
                 maps["body"], where["body"] = maps["colour"], body_points(poses)
-            names = [m for m in APPEARANCE_MAPS if m in maps]
-            self.layout = ",".join(f"{m}:{maps[m].shape[1]}" for m in names)
-            predictions["backbone"] = {"keypoint_features": torch.cat(
-                [sample_keypoint_features(maps[m], where[m], stash["input_size"]) for m in names], dim=-1)}
+            names = [m for m in APPEARANCE_MAPS if m in maps and m in keep]
+            parts = [sampled(m, maps[m], where[m]) for m in names]
+            self.layout = ",".join(f"{m}:{x.shape[-1]}" for m, x in zip(names, parts))
+            predictions["backbone"] = {"keypoint_features": torch.cat(parts, dim=-1)}
             stash.clear()
             return predictions
 
@@ -93,12 +126,38 @@ class KeypointFeatureTap:
     def __call__(self, predictions, context):
         feats = [pred.pop("backbone")["keypoint_features"] for pred in predictions]  # DLC's steps never see it
         out, context = self.inner(predictions, context)
-        f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,))
-        padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=np.float32)
+        f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,), np.float32)
+        padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=f.dtype)
         n = min(len(f), len(padded))
         padded[:n] = f[:n]
-        out["keypoint_features"] = padded
+        rows = valid_rows(out["bodyparts"])  # the rows DLC keeps in _assemblies.pickle, in its order
+        kps = out["bodyparts"][rows][..., :3].astype(np.float32)
+        kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
+        if self.sink is not None:
+            self.sink(self.frame, kps, padded[rows])
+        self.frame += 1
         return out, context
+
+
+class StreamedFeatures:
+    """Sink for :class:`KeypointFeatureTap`: opens the :class:`FeatureWriter` on the first frame (when the
+    channel count is known) and counts detections."""
+
+    def __init__(self, path: Path, n_keypoints: int, dtype: str):
+        self.path, self.n_keypoints, self.dtype = path, n_keypoints, dtype
+        self.writer = None
+        self.detections = 0
+
+    def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = FeatureWriter(self.path, self.n_keypoints, features.shape[-1], dtype=self.dtype)
+        self.writer.add_frame(frame, keypoints, features)
+        self.detections += len(keypoints)
+
+    def close(self, attrs: dict) -> None:
+        if self.writer is None:  # no frame decoded: nothing to write (the caller raises)
+            return
+        self.writer.close(attrs)
 
 
 def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
@@ -108,12 +167,14 @@ def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
 
 def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
-                  device: str | None = None, features_dtype: str = "float16", appearance: bool = True) -> dict:
+                  device: str | None = None, features_dtype: str = "float16", appearance: bool = True,
+                  stored_maps=None, fine_channels: int | None = None) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
     appearance: store, besides DLC's backbone features, a stride-8 stage, the local colour at each
     keypoint and the colour at its body point (:class:`KeypointFeatureTap`); False stores DLC's
-    backbone features only.
+    backbone features only. stored_maps: keep only these maps (None: all); fine_channels: the stride-8
+    stage reduced to this many channels (None: full width). Features are written as frames are analysed.
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
@@ -133,36 +194,29 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     runner = dlc_utils.get_pose_inference_runner(
         model_config=loader.model_cfg, snapshot_path=str(snapshot), max_individuals=len(individuals),
         batch_size=batch_size)
-    tap = KeypointFeatureTap(runner, appearance=appearance)
-
-    iterator = dlc_videos.VideoIterator(str(video))
-    n_frames_meta = iterator.get_n_frames()
-    start = time.time()
-    predictions = dlc_videos.video_inference(iterator, runner)
-    stop = time.time()
-    if len(predictions) == 0:
-        raise VideoReadError(f"{video}: no frame could be decoded (the file is empty or corrupt); "
-                             f"re-encode it (e.g. ffmpeg -i in.mp4 out.mp4) or remove it from the sample sheet")
-    if len(predictions) < n_frames_meta:
-        log.warning("%s: header says %d frames but only %d could be decoded (truncated file?)",
-                    video, n_frames_meta, len(predictions))
-    log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(predictions), stop - start,
-             len(predictions) / max(stop - start, 1e-9))
 
     out_dir = Path(outputs["h5"]).parent
     with staging_dir(out_dir) as tmp:
-        # features, in the order of the assemblies file (rows that are not all padding)
-        n_feat = int(predictions[0]["keypoint_features"].shape[-1])
-        writer = FeatureWriter(tmp / "features.h5", len(bodyparts), n_feat, dtype=features_dtype)
-        n_detections = 0
-        for i, pred in enumerate(predictions):
-            feats = pred.pop("keypoint_features")
-            rows = valid_rows(pred["bodyparts"])
-            kps = pred["bodyparts"][rows][..., :3].astype(np.float32)
-            kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
-            writer.add_frame(i, kps, feats[rows])
-            n_detections += int(rows.sum())
-        writer.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions), "layout": tap.layout})
+        sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype)
+        tap = KeypointFeatureTap(runner, appearance=appearance, maps=stored_maps, fine_channels=fine_channels,
+                                 sink=sink)
+        iterator = dlc_videos.VideoIterator(str(video))
+        n_frames_meta = iterator.get_n_frames()
+        start = time.time()
+        predictions = dlc_videos.video_inference(iterator, runner)
+        stop = time.time()
+        if len(predictions) == 0:
+            raise VideoReadError(f"{video}: no frame could be decoded (the file is empty or corrupt); "
+                                 f"re-encode it (e.g. ffmpeg -i in.mp4 out.mp4) or remove it from the sample sheet")
+        if len(predictions) < n_frames_meta:
+            log.warning("%s: header says %d frames but only %d could be decoded (truncated file?)",
+                        video, n_frames_meta, len(predictions))
+        log.info("analysed %d frames in %.1f s (%.1f frames/s)", len(predictions), stop - start,
+                 len(predictions) / max(stop - start, 1e-9))
+        if tap.frame != len(predictions):
+            raise RuntimeError(f"{video}: features of {tap.frame} frames for {len(predictions)} poses")
+        sink.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions), "layout": tap.layout,
+                    "projection": tap.projection})
 
         metadata = dlc_videos._generate_metadata(
             cfg=loader.project_cfg, pytorch_config=loader.model_cfg, dlc_scorer=scorer,
@@ -188,7 +242,8 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         publish(tmp / "assemblies.pickle", outputs["assemblies"])
         publish(tmp / f"{prefix}.h5", outputs["h5"])
         publish(full_path, outputs["full"])  # last: DLC treats _full.pickle as "analysed"
-    return {"frames": len(predictions), "detections": n_detections, "seconds": stop - start}
+    return {"frames": len(predictions), "detections": sink.detections, "seconds": stop - start,
+            "layout": tap.layout}
 
 
 class VideoReadError(CichlidError, RuntimeError):

@@ -101,6 +101,18 @@ class Settings:
     def reid_epochs(self) -> int:
         return int(self.config["reid"]["epochs"])
 
+    @property
+    def stored_feature_maps(self) -> list[str] | None:
+        """The keypoint feature maps analysis writes to ``_bpt_features.h5``: only those re-ID and stitching
+        read (``reid.feature_parts``, and ``body`` for ``reid.body_colour``), unless
+        ``analysis.keep_full_features`` asks for all (None)."""
+        if self.config["analysis"]["keep_full_features"]:
+            return None
+        maps = list(self.config["reid"]["feature_parts"])
+        if self.config["reid"]["body_colour"] and "body" not in maps:
+            maps.append("body")
+        return maps
+
     # --- paths -----------------------------------------------------------------------
     @property
     def project_dir(self) -> str:

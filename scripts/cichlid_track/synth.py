@@ -237,14 +237,19 @@ def labels_frame(scorer: str, folder: str, images: list[str], kps: np.ndarray, n
     return pd.DataFrame(kps.reshape(len(images), -1), index=index, columns=cols)
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+def write_video(path: Path, frames, fps: int) -> None:
+    """Encode ``frames`` (any iterable of BGR images: a long video is rendered as it is written, never held
+    in memory) to ``path``, under a temporary name until complete."""
     import cv2
 
-    h, w = frames[0].shape[:2]
+    frames = iter(frames)
+    first = next(frames)
+    h, w = first.shape[:2]
     tmp = path.with_name(path.stem + ".partial" + path.suffix)
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {tmp}")
+    writer.write(first)
     for f in frames:
         writer.write(f)
     writer.release()
@@ -303,13 +308,16 @@ def make_demo(out: Path, spec: DemoSpec) -> dict:
     for name in names:
         bg = background(spec, rng)
         traj = simulate(spec, looks, rng)
-        frames, kps = [], []
-        for states in traj:
-            img, kp = render(bg, states, looks)
-            frames.append(img)
-            kps.append(kp)
+        kps = []
+
+        def frames(bg=bg, traj=traj):  # rendered while encoding: a 10-minute video never sits in memory
+            for states in traj:
+                img, kp = render(bg, states, looks)
+                kps.append(kp)
+                yield img
+
         vpath = videos_dir / f"{name}.mp4"
-        write_video(vpath, frames, spec.fps)
+        write_video(vpath, frames(), spec.fps)
         ground_truth_frame(np.stack(kps), spec.n_fish).to_csv(truth_dir / f"{name}.csv", index=False)
         video_paths.append(vpath)
     return {"project": project, "config": project / "config.yaml", "videos": video_paths, "ground_truth": truth_dir}

@@ -17,6 +17,8 @@ rule analyze:
         device=config["analysis"]["device"],
         features_dtype=config["analysis"]["features_dtype"],
         appearance_features=config["analysis"]["appearance_features"],
+        stored_maps=SETTINGS.stored_feature_maps,
+        fine_channels=config["analysis"]["fine_channels"],
         scorer=SCORER,
         prefix=video_prefix,
     threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores
