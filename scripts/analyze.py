@@ -10,7 +10,7 @@ def main(smk):
         prefix=smk.params.prefix, scorer=smk.params.scorer, outputs=dict(smk.output.items()),
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
         appearance=smk.params.appearance_features, stored_maps=smk.params.stored_maps,
-        fine_channels=smk.params.fine_channels)
+        fine_channels=smk.params.fine_channels, feature_every=smk.params.feature_every)
     print("analysis:", stats)
 
 

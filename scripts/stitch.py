@@ -15,7 +15,8 @@ def main(smk):
                           contact=p.contact, max_gap=p.max_gap, stray=p.stray_keypoints)
     for df, out in ((result.reid, smk.output.tracks), (result.motion, smk.output.motion)):
         with atomic_path(out) as tmp:
-            df.to_hdf(tmp, key="tracks", format="table", mode="w")
+            # compressed (zlib: any PyTables reads it; half the size): pandas and DLC read it as before
+            df.to_hdf(tmp, key="tracks", format="table", mode="w", complib="zlib", complevel=5)
     write_text(smk.output.summary, json.dumps(result.summary, indent=2))
     print("stitching:", result.summary)
 

@@ -53,9 +53,10 @@ def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
         with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
             assert len(f["frame_offsets"]) == n + 1 and f["features"].shape[1] == len(meta["data"]["bodyparts"])
             # only what re-ID and stitching read (analysis.keep_full_features: false), the stride-8 stage
-            # (resnet18: 128 channels) reduced to analysis.fine_channels
-            assert f.attrs["layout"] == "fine:64,colour:3,body:3", dict(f.attrs)
-            assert f.attrs["projection"] == "fine: fixed orthonormal projection 128 -> 64"
+            # (resnet18: 128 channels) reduced to analysis.fine_channels, every analysis.feature_every-th frame
+            assert f.attrs["layout"] == "fine:32,colour:3,body:3", dict(f.attrs)
+            assert f.attrs["projection"] == "fine: fixed orthonormal projection 128 -> 32"
+            assert f.attrs["every"] == 2 and set(f["frame"][:] % 2) == {0}
         triplets = np.load(settings.video_file(vid, "_triplet_vector.npy"))
         assert triplets.ndim == 4 and triplets.shape[1] == 3 and len(triplets) >= 50  # reid.min_triplets
 
@@ -69,7 +70,7 @@ def test_reid_model_and_stitching_summary(settings):
 
     for vid in settings.samples:
         embed = load_embedder(settings.reid_model(vid), "cpu")
-        assert embed is not None and embed.feature_dim == 64 + 3  # the stride-8 stage (projected) and colour
+        assert embed is not None and embed.feature_dim == 32 + 3  # the stride-8 stage (projected) and colour
         out = embed(np.load(settings.video_file(vid, "_triplet_vector.npy"))[:4, 0])
         assert out.shape[0] == 4 and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-4)
         # the final tracks come from the re-ID path: tracklets cut at contacts, linked with appearance

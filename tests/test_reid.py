@@ -193,3 +193,30 @@ def test_analysis_stores_only_the_maps_re_id_and_stitching_read():
     assert stored(reid={"body_colour": False}) == ["fine", "colour"]
     assert stored(reid={"feature_parts": ["features"]}) == ["features", "body"]
     assert stored(analysis={"keep_full_features": True}) is None
+
+
+def test_features_of_every_other_frame_are_what_re_id_samples(tmp_path):
+    """analysis.feature_every: 2 stores the detections of even frames only (odd frames: no rows), and both
+    readers, triplet mining and the stitcher's per-piece sampling, draw from those frames only."""
+    from cichlid_track.analysis import StreamedFeatures
+    from cichlid_track.tracking.appearance import sampled_detections
+    from cichlid_track.tracking.tracklet_io import as_tracklet
+
+    sink = StreamedFeatures(tmp_path / "f.h5", 3, "float16", every=2)
+    tracks = {0: {}, 1: {}}
+    for f in range(20):
+        kps = np.array([[[10.0 + f, 10, 0.9]] * 3, [[80.0 - f, 40, 0.9]] * 3], np.float32)
+        sink(f, kps, np.stack([np.full((3, 4), 1.0 + f), np.full((3, 4), -1.0 - f)]).astype(np.float32))
+        for tid in (0, 1):
+            tracks[tid][f] = kps[tid]
+    sink.close({"layout": "fine:4", "every": sink.every})
+    assert sink.detections == 20  # 10 even frames x 2 fish
+    with FeatureStore(tmp_path / "f.h5") as store:
+        assert store.every == 2 and len(store.keypoints(3)) == 0 and len(store.keypoints(4)) == 2
+        mined = mine_triplets(tracks, store, n_triplets=30, seed=0)
+        assert len(mined.triplets) == 30 and mined.skipped_unmatched == 0
+        # each stored value is 1 + frame (fish 0): every anchor, positive and negative comes from an even frame
+        assert set(np.abs(mined.triplets[..., 0, 0]).ravel().astype(int) % 2) == {1}
+        piece = as_tracklet({f"frame{f:03d}": np.c_[tracks[0][f], -np.ones(3)] for f in range(5, 12)})
+        frames = [frame for _, _, frame, _ in sampled_detections([piece], store)]
+        assert frames == [6, 8, 10]

@@ -141,16 +141,19 @@ class KeypointFeatureTap:
 
 class StreamedFeatures:
     """Sink for :class:`KeypointFeatureTap`: opens the :class:`FeatureWriter` on the first frame (when the
-    channel count is known) and counts detections."""
+    channel count is known), keeps the detections of every ``every``-th frame (the others are stored as
+    frames without detections: a fish looks the same a frame later) and counts them."""
 
-    def __init__(self, path: Path, n_keypoints: int, dtype: str):
-        self.path, self.n_keypoints, self.dtype = path, n_keypoints, dtype
+    def __init__(self, path: Path, n_keypoints: int, dtype: str, every: int = 1):
+        self.path, self.n_keypoints, self.dtype, self.every = path, n_keypoints, dtype, max(1, int(every))
         self.writer = None
         self.detections = 0
 
     def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray) -> None:
         if self.writer is None:
             self.writer = FeatureWriter(self.path, self.n_keypoints, features.shape[-1], dtype=self.dtype)
+        if frame % self.every:
+            keypoints, features = keypoints[:0], features[:0]
         self.writer.add_frame(frame, keypoints, features)
         self.detections += len(keypoints)
 
@@ -168,13 +171,14 @@ def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
 def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
                   device: str | None = None, features_dtype: str = "float16", appearance: bool = True,
-                  stored_maps=None, fine_channels: int | None = None) -> dict:
+                  stored_maps=None, fine_channels: int | None = None, feature_every: int = 1) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
     appearance: store, besides DLC's backbone features, a stride-8 stage, the local colour at each
     keypoint and the colour at its body point (:class:`KeypointFeatureTap`); False stores DLC's
     backbone features only. stored_maps: keep only these maps (None: all); fine_channels: the stride-8
-    stage reduced to this many channels (None: full width). Features are written as frames are analysed.
+    stage reduced to this many channels (None: full width); feature_every: features of every n-th frame only.
+    Features are written as frames are analysed.
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
@@ -197,7 +201,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
 
     out_dir = Path(outputs["h5"]).parent
     with staging_dir(out_dir) as tmp:
-        sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype)
+        sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype, every=feature_every)
         tap = KeypointFeatureTap(runner, appearance=appearance, maps=stored_maps, fine_channels=fine_channels,
                                  sink=sink)
         iterator = dlc_videos.VideoIterator(str(video))
@@ -216,7 +220,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         if tap.frame != len(predictions):
             raise RuntimeError(f"{video}: features of {tap.frame} frames for {len(predictions)} poses")
         sink.close({"scorer": scorer, "video": str(video), "n_frames": len(predictions), "layout": tap.layout,
-                    "projection": tap.projection})
+                    "projection": tap.projection, "every": sink.every})
 
         metadata = dlc_videos._generate_metadata(
             cfg=loader.project_cfg, pytorch_config=loader.model_cfg, dlc_scorer=scorer,
@@ -233,6 +237,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         dlc_videos.create_df_from_prediction(
             predictions=predictions, dlc_scorer=scorer, multi_animal=True, model_cfg=loader.model_cfg,
             output_path=tmp, output_prefix=prefix)
+        compress_h5(tmp / f"{prefix}.h5")
         dlc_videos._generate_assemblies_file(
             full_data_path=full_path, output_path=tmp / "assemblies.pickle",
             num_bodyparts=len(bodyparts), num_unique_bodyparts=len(unique))
@@ -244,6 +249,17 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         publish(full_path, outputs["full"])  # last: DLC treats _full.pickle as "analysed"
     return {"frames": len(predictions), "detections": sink.detections, "seconds": stop - start,
             "layout": tap.layout}
+
+
+def compress_h5(path: Path) -> None:
+    """DLC's pose table rewritten zlib-compressed (half the size; pandas and DLC read it as before)."""
+    import pandas as pd
+
+    with pd.HDFStore(path, "r") as store:
+        key = store.keys()[0]
+    df = pd.read_hdf(path, key)
+    df.to_hdf(path.with_suffix(".z.h5"), key=key, format="table", mode="w", complib="zlib", complevel=5)
+    path.with_suffix(".z.h5").replace(path)
 
 
 class VideoReadError(CichlidError, RuntimeError):

@@ -149,6 +149,7 @@ class FeatureStore:
         self._kps = self.h5["keypoints"][:]
         self._feats = self.h5["features"]
         self.layout = str(self.h5.attrs.get("layout", ""))
+        self._every = int(self.h5.attrs.get("every", 1))
         self.channels = layout_channels(self.layout, parts)
         if parts and self.channels is None:
             import logging
@@ -171,6 +172,11 @@ class FeatureStore:
     @property
     def n_frames(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def every(self) -> int:
+        """Features were stored for every n-th frame (``analysis.feature_every``; 1 for older files)."""
+        return int(self._every)
 
     @property
     def n_features(self) -> int:

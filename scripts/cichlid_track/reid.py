@@ -53,7 +53,8 @@ def mine_triplets(tracklets: dict[int, dict[int, np.ndarray]], store, n_triplets
     for tid, t in tracks.items():
         for f in t:
             by_frame.setdefault(f, []).append(tid)
-    anchors = [(tid, f) for tid, t in tracks.items() for f in t if len(by_frame[f]) >= 2]
+    every = getattr(store, "every", 1)  # analysis.feature_every: only these frames hold features
+    anchors = [(tid, f) for tid, t in tracks.items() for f in t if len(by_frame[f]) >= 2 and f % every == 0]
     result = MiningResult(np.zeros((0, 3, k, store.n_features), np.float32), len(tracks), 0, 0)
     if not anchors:
         return result
@@ -75,7 +76,9 @@ def mine_triplets(tracklets: dict[int, dict[int, np.ndarray]], store, n_triplets
         if len(out) >= n_triplets:
             break
         tid, fa = anchors[rng.integers(len(anchors))]
-        frames = [f for f in tracks[tid] if f != fa]
+        frames = [f for f in tracks[tid] if f != fa and f % every == 0]
+        if not frames:
+            continue
         fp = frames[rng.integers(len(frames))]
         others = [o for o in by_frame[fa] if o != tid]
         neg = others[rng.integers(len(others))]

@@ -19,6 +19,7 @@ rule analyze:
         appearance_features=config["analysis"]["appearance_features"],
         stored_maps=SETTINGS.stored_feature_maps,
         fine_channels=config["analysis"]["fine_channels"],
+        feature_every=config["analysis"]["feature_every"],
         scorer=SCORER,
         prefix=video_prefix,
     threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores

@@ -15,11 +15,15 @@ def unit_vector(v: np.ndarray) -> np.ndarray:
 
 
 def sampled_detections(pieces: list, store, max_frames: int = EMBEDDED_FRAMES) -> list[tuple]:
-    """(piece, i, frame, row): up to ``max_frames`` detections of each piece, spread over it, with the row
-    of the stored detection it holds (one lookup each, shared by every appearance cue)."""
+    """(piece, i, frame, row): up to ``max_frames`` detections of each piece, spread over the frames that hold
+    features, with the row of the stored detection it holds (one lookup each, shared by every appearance cue)."""
+    every = getattr(store, "every", 1)  # analysis.feature_every: only these frames hold features
     out = []
     for t in pieces:
-        for i in np.unique(np.linspace(0, len(t) - 1, min(len(t), max_frames)).round().astype(int)):
+        stored = np.flatnonzero(np.asarray(t.inds) % every == 0)
+        if not len(stored):
+            continue
+        for i in stored[np.unique(np.linspace(0, len(stored) - 1, min(len(stored), max_frames)).round().astype(int))]:
             frame = int(t.inds[i])
             j, _ = nearest_assembly(t.data[i][:, :3], store.keypoints(frame), max_distance=3.0)
             if j >= 0:
