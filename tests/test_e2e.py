@@ -53,10 +53,11 @@ def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
         with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
             assert len(f["frame_offsets"]) == n + 1 and f["features"].shape[1] == len(meta["data"]["bodyparts"])
             # only what re-ID and stitching read (analysis.keep_full_features: false), the stride-8 stage
-            # (resnet18: 128 channels) reduced to analysis.fine_channels, every analysis.feature_every-th frame
+            # (resnet18: 128 channels) reduced to analysis.fine_channels, on every analysis.feature_every-th frame
             assert f.attrs["layout"] == "fine:32,colour:3,body:3", dict(f.attrs)
             assert f.attrs["projection"] == "fine: fixed orthonormal projection 128 -> 32"
-            assert f.attrs["every"] == 2 and set(f["frame"][:] % 2) == {0}
+            every = settings.config["analysis"]["feature_every"]
+            assert f.attrs["every"] == every and set(f["frame"][:] % every) == {0}
         triplets = np.load(settings.video_file(vid, "_triplet_vector.npy"))
         assert triplets.ndim == 4 and triplets.shape[1] == 3 and len(triplets) >= 50  # reid.min_triplets
 
