@@ -365,3 +365,68 @@ def test_dlc_stitcher_without_all_pairs_gives_dlcs_results():
     expected = theirs.format_df(names).reindex(range(900))
     got, _ = run_dlc_stitcher(raw, 6, 5, None, names, 900)
     assert got.equals(expected)
+
+
+def test_tracks_joined_at_once_equal_dlcs_chain_of_additions():
+    """DLC's stitch joins a track's tracklets with ``sum(path)``: one copy of the whole track per tracklet
+    (quadratic). One concatenation gives the same rows in the same order, duplicate frames included."""
+    from deeplabcut.refine_training_dataset.stitch import Tracklet
+
+    from cichlid_track.tracking.dlc_stitcher import tracklet_sum
+
+    rng = np.random.default_rng(0)
+    pieces = []
+    for start in rng.permutation(np.arange(0, 400, 20)):  # out of time order, as a path may be
+        inds = np.arange(start, start + rng.integers(5, 30))  # up to 10 frames shared with the next piece
+        pieces.append(Tracklet(rng.normal(size=(len(inds), K, 3)), inds))
+    chain, once = sum(pieces), tracklet_sum(pieces)
+    assert len(np.unique(chain.inds)) < len(chain.inds)  # duplicate frames: the stable order matters
+    np.testing.assert_array_equal(once.inds, chain.inds)
+    np.testing.assert_array_equal(once.data, chain.data)
+    assert tracklet_sum(pieces[:1]) is pieces[0] and tracklet_sum([1, 2]) == 3
+
+
+def test_stray_keypoints_and_contacts_per_tracklet_equal_frame_by_frame():
+    """Both passes read every detection of a video: done per tracklet as arrays, they give exactly what the
+    frame-by-frame definition gives (the median of a detection's seen keypoints; centroid distances)."""
+    from cichlid_track.tracking import contact_frames, drop_stray_keypoints
+    from cichlid_track.tracking.contacts import centroid
+    from cichlid_track.tracking.tracklet_io import load_tracklets_dict
+
+    raw = random_tracklets(n_fish=8, n_frames=300, seed=5)
+    rng = np.random.default_rng(1)
+    nine = 9
+    for tid, frames in raw.items():
+        if tid == "header":
+            continue
+        for key, three in frames.items():  # 9 keypoints, as our fish have
+            kps = np.tile(three, (3, 1)) + np.c_[rng.normal(0, 5, (nine, 2)), np.zeros((nine, 2))]
+            kps[rng.integers(nine), :2] += rng.choice([0, 0, 80])  # some keypoints taken from a neighbour
+            kps[rng.choice(nine, rng.integers(0, nine), replace=False), :2] = np.nan  # some missing
+            frames[key] = kps
+    limit = 40.0
+    clean, dropped = drop_stray_keypoints(raw, limit)
+    n = 0
+    for tid, frames in raw.items():
+        for key, kps in ({} if tid == "header" else frames).items():
+            seen = np.isfinite(kps[:, :2]).all(axis=1)
+            want = kps.copy()
+            if seen.sum() >= 3:
+                stray = seen & (np.linalg.norm(kps[:, :2] - np.median(kps[seen, :2], axis=0), axis=1) > limit)
+                if (seen & ~stray).sum() >= 3:
+                    want[stray, :2], want[stray, 2] = np.nan, 0.0
+                    n += int(stray.sum())
+            np.testing.assert_array_equal(clean[tid][key], want)
+    assert dropped == n > 50
+
+    tracks = load_tracklets_dict(raw)
+    want = {tid: set() for tid in tracks}
+    every = [(tid, f, centroid(kps)) for tid, t in tracks.items() for f, kps in t.items()]
+    for i, (a, f, ca) in enumerate(every):
+        for b, g, cb in every[i + 1:]:
+            if f == g and np.linalg.norm(ca - cb) < limit:
+                want[a].add(f)
+                want[b].add(f)
+    got = contact_frames(tracks, limit)
+    assert sum(map(len, want.values())) > 20
+    assert all(want[t] <= got[t] for t in tracks)  # plus frames where a fish vanished beside another

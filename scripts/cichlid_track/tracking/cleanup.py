@@ -36,21 +36,53 @@ def drop_stray_keypoints(raw: dict, limit_px: float) -> tuple[dict, int]:
         if key in ("header", "single") or not isinstance(frames, dict):
             out[key] = frames
             continue
-        clean = {}
-        for fkey, flat in frames.items():
-            kps = np.array(flat, dtype=np.float64)  # a copy: (K, 4) as DLC 3 stores it, or flat x, y, likelihood
-            kps = kps if kps.ndim == 2 else kps.reshape(-1, 3)
-            xy = kps[:, :2]
-            seen = np.isfinite(xy).all(axis=1)
-            if seen.sum() >= STRAY_MIN_KEYPOINTS:
-                stray = seen & (np.linalg.norm(xy - np.median(xy[seen], axis=0), axis=1) > limit_px)
-                if stray.any() and (seen & ~stray).sum() >= STRAY_MIN_KEYPOINTS:
-                    kps[stray, :2] = np.nan
-                    kps[stray, 2] = 0.0
-                    dropped += int(stray.sum())
-            clean[fkey] = kps.reshape(np.shape(flat))
-        out[key] = clean
+        if not frames:
+            out[key] = {}
+            continue
+        flats = list(frames.values())
+        shape = np.shape(flats[0])
+        if any(np.shape(f) != shape for f in flats):  # not one array per tracklet: judge frame by frame
+            clean = {}
+            for fkey, flat in frames.items():
+                kept, n = _drop_stray(np.array(flat, dtype=np.float64)[None], limit_px)
+                clean[fkey], dropped = kept[0], dropped + n
+            out[key] = clean
+            continue
+        kps, n = _drop_stray(np.array(flats, dtype=np.float64), limit_px)  # a copy: the user's tracklets stay
+        dropped += n
+        out[key] = dict(zip(frames, kps))
     return out, dropped
+
+
+def _drop_stray(flat: np.ndarray, limit_px: float) -> tuple[np.ndarray, int]:
+    """:func:`drop_stray_keypoints` on one tracklet's detections, all at once: ``(n, K, 4)`` as DLC 3 stores
+    them or ``(n, 3K)`` flat x, y, likelihood; changed in place, returned in the same shape."""
+    n = len(flat)
+    kps = flat.reshape(n, -1, flat.shape[-1]) if flat.ndim == 3 else flat.reshape(n, -1, 3)
+    xy = kps[..., :2]
+    seen = np.isfinite(xy).all(axis=2)
+    counted = seen.sum(axis=1) >= STRAY_MIN_KEYPOINTS
+    if not counted.any():
+        return flat, 0
+    middle = _median_of_seen(xy[counted], seen[counted])
+    far = np.zeros_like(seen)
+    far[counted] = np.linalg.norm(xy[counted] - middle[:, None], axis=2) > limit_px
+    stray = seen & far
+    # a detection keeps its keypoints if too few would be left to call the rest a fish
+    stray[(seen & ~stray).sum(axis=1) < STRAY_MIN_KEYPOINTS] = False
+    kps[stray, 0:2] = np.nan
+    kps[stray, 2] = 0.0
+    return flat, int(stray.sum())
+
+
+def _median_of_seen(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Per detection, the median x and y of its seen keypoints (as ``np.median`` of them): ``(n, K, 2)`` -> ``(n, 2)``."""
+    ordered = np.sort(np.where(seen[..., None], xy, np.inf), axis=1)  # unseen last
+    count = seen.sum(axis=1)
+    rows = np.arange(len(xy))
+    low = ordered[rows, (count - 1) // 2]
+    high = ordered[rows, count // 2]
+    return (low + high) / 2
 
 
 def cleaned_tracklets(raw: dict, stray: float | None) -> tuple[dict, dict, float, int]:

@@ -17,27 +17,51 @@ def centroid(kps: np.ndarray) -> np.ndarray:
     return xy.mean(axis=0) if len(xy) else np.full(2, np.nan)
 
 
+def centroids(kps: np.ndarray) -> np.ndarray:
+    """:func:`centroid` of many detections at once: ``(n, K, >=2)`` -> ``(n, 2)``."""
+    xy = np.asarray(kps, dtype=np.float64)[..., :2]
+    ok = np.all(np.isfinite(xy) & (xy >= 0), axis=2)
+    count = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok[..., None], xy, 0.0).sum(axis=1) / count[:, None]  # no keypoint: NaN
+
+
 def contact_frames(tracks: dict, limit_px: float) -> dict:
     """{tracklet id: frames where another tracklet's centroid is closer than ``limit_px``}."""
-    by_frame: dict[int, list] = {}
-    for tid, track in tracks.items():
-        for f, kps in track.items():
-            by_frame.setdefault(f, []).append((tid, centroid(kps)))
     out = {tid: set() for tid in tracks}
-    for f, items in by_frame.items():
-        for a in range(len(items)):
-            for b in range(a + 1, len(items)):
-                if np.linalg.norm(items[a][1] - items[b][1]) < limit_px:
-                    out[items[a][0]].add(f)
-                    out[items[b][0]].add(f)
+    ids, frames, xy = [], [], []
+    for n, (tid, track) in enumerate(tracks.items()):
+        if track:
+            ids.append(np.full(len(track), n))
+            frames.append(np.fromiter(track, dtype=np.int64, count=len(track)))
+            xy.append(centroids(np.stack(list(track.values()))))
+    if not ids:
+        return out
+    tids = list(tracks)
+    order = np.lexsort((np.concatenate(ids), np.concatenate(frames)))
+    who, when, where = np.concatenate(ids)[order], np.concatenate(frames)[order], np.concatenate(xy)[order]
+    # every pair of detections in one frame: the k-th neighbour in frame order, for k up to the most per frame
+    most = int(np.unique(when, return_counts=True)[1].max())
+    for k in range(1, most):
+        same = when[k:] == when[:-k]
+        close = same & (np.linalg.norm(where[k:] - where[:-k], axis=1) < limit_px)
+        for i in np.flatnonzero(close):
+            out[tids[who[i]]].add(int(when[i]))
+            out[tids[who[i + k]]].add(int(when[i]))
     # a fish that vanishes (or appears) next to another has merged into (or come out of) its
     # detection, and the tracker may go on with either: that frame is a contact too
-    where = {f: dict(items) for f, items in by_frame.items()}
+    at = {}  # frame -> {tracklet: centroid}, only for frames next to a tracklet's end
+    needed = {f for track in tracks.values() if track for f in (min(track), max(track))}
+    needed |= {f + step for f in needed for step in (-1, 1)}
+    for i in np.flatnonzero(np.isin(when, np.fromiter(needed, dtype=np.int64))):
+        at.setdefault(int(when[i]), {})[tids[who[i]]] = where[i]
     for tid, track in tracks.items():
+        if not track:
+            continue
         for f, step in ((min(track), -1), (max(track), 1)):
-            here = where[f][tid]
-            for other in where.get(f + step, {}):
-                if other != tid and other in where[f] and np.linalg.norm(where[f][other] - here) < VANISH * limit_px:
+            here = at[f][tid]
+            for other, there in at.get(f + step, {}).items():
+                if other != tid and other in at[f] and np.linalg.norm(at[f][other] - here) < VANISH * limit_px:
                     out[other].add(f + step)
     return out
 

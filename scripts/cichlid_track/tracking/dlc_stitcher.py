@@ -5,7 +5,9 @@ DLC 3.0.2's stitcher compares every pair of tracklets twice (its overlap table w
 ``compute_max_gap`` in ``build_graph``), each comparison an ``np.isin``: quadratic in the video's length (10
 minutes of 10 fish: ~1,800 tracklets, 1.6 million pairs). :func:`run_dlc_stitcher` gets the same results from
 a sweep over start times (only tracklets whose time spans overlap can share a frame) and passes the same
-``max_gap``, computed by bisection.
+``max_gap``, computed by bisection. Its ``stitch`` then joins each track's tracklets with ``sum(path)``, one
+``Tracklet.__add__`` (a copy of the whole track so far) per tracklet: also quadratic. :func:`tracklet_sum` joins
+them with one concatenation and gives the same track.
 """
 
 from __future__ import annotations
@@ -100,6 +102,34 @@ def overlap_table_by_sweep():
         dlc_stitch.combinations = original
 
 
+def tracklet_sum(items, start=0):
+    """``sum(tracklets)`` as DLC's ``Tracklet.__add__`` chain computes it, in one concatenation.
+
+    Each ``__add__`` concatenates and stably sorts by frame, so the chain's result is the stable sort of all
+    the tracklets' rows in order; a single tracklet is returned as itself (``0 + t`` is ``t``). Anything but a
+    list of Tracklets from 0 is summed as Python would."""
+    from deeplabcut.refine_training_dataset.stitch import Tracklet
+
+    items = list(items)
+    if not (isinstance(start, int) and start == 0 and items and all(isinstance(t, Tracklet) for t in items)):
+        return sum(items, start)
+    if len(items) == 1:
+        return items[0]
+    return Tracklet(np.concatenate([t.data for t in items]), np.concatenate([t.inds for t in items]))
+
+
+@contextlib.contextmanager
+def tracks_joined_at_once():
+    """While DLC's ``TrackletStitcher.stitch`` runs, its ``sum`` of a path's tracklets is :func:`tracklet_sum`."""
+    from deeplabcut.refine_training_dataset import stitch as dlc_stitch
+
+    dlc_stitch.sum = tracklet_sum  # a module global shadows the builtin
+    try:
+        yield
+    finally:
+        del dlc_stitch.sum
+
+
 def dlc_max_gap(tracklets) -> int:
     """DLC's ``TrackletStitcher.compute_max_gap`` without its all-pairs loop: the largest, over tracklets, of
     the gap to the nearest tracklet that starts after it ends."""
@@ -121,7 +151,8 @@ def run_dlc_stitcher(raw: dict, n_tracks, min_length, weight_func_factory, anima
     weight = weight_func_factory(stitcher) if weight_func_factory else None
     # DLC's default max_gap, computed without comparing every pair (0 lets DLC compute it itself)
     stitcher.build_graph(weight_func=weight, max_gap=int(1.5 * dlc_max_gap(stitcher.tracklets)))
-    stitcher.stitch()
+    with tracks_joined_at_once():
+        stitcher.stitch()
     df = stitcher.format_df(animal_names)
     # DLC indexes up to the last tracked frame: we want one row per video frame
     return df.reindex(range(n_frames)), stitcher
