@@ -16,7 +16,8 @@ def test_qc_numbers_and_batch_table(settings, demo_run):
     table = pd.read_csv(demo_run["results"] / "qc" / "batch.tsv", sep="\t")
     assert sorted(table["video"]) == sorted(settings.samples)
     for col in ("all_fish_detected", "tracklets_before", "tracks_after", "min_coverage", "reid_test_accuracy",
-                "motion IDF1", "reid IDF1", "motion ID switches", "reid ID switches", "needs_a_look"):
+                "motion IDF1", "reid IDF1", "motion HOTA", "reid HOTA", "reid AssA", "motion ID switches",
+                "reid ID switches", "needs_a_look"):
         assert col in table, col
     print(table.to_string())
     for vid in settings.samples:

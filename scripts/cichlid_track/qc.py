@@ -133,8 +133,9 @@ def video_figure(summary: dict, tracks: pd.DataFrame, reid_accuracy_csv, labelle
 
 
 BATCH_COLUMNS = ["video", "frames", "all_fish_detected", "tracklets_before", "tracks_after", "min_coverage",
-                 "reid_used", "reid_test_accuracy", "motion IDF1", "reid IDF1", "motion MOTA", "reid MOTA",
-                 "motion ID switches", "reid ID switches", "needs_a_look", "warning"]
+                 "reid_used", "reid_test_accuracy", "motion IDF1", "reid IDF1", "motion HOTA", "reid HOTA",
+                 "reid AssA", "motion MOTA", "reid MOTA", "motion ID switches", "reid ID switches", "needs_a_look",
+                 "warning"]
 
 
 def batch_table(summaries: list[dict]) -> pd.DataFrame:
