@@ -151,8 +151,8 @@ def measure(cfg: Path, scene: dict) -> list[dict]:
         truth = read_truth(Path(scene["ground_truth"]) / f"{vid}.csv")
         for name, suffix in (("re-ID", "_el.h5"), ("motion only", "_el_motion.h5")):
             m = mot_metrics(truth, pd.read_hdf(settings.video_file(vid, suffix)))
-            print(f"{vid}: {name} IDF1 {m['IDF1']:.3f}, MOTA {m['MOTA']:.3f}, {m['ID switches']} switches",
-                  flush=True)
+            print(f"{vid}: {name} IDF1 {m['IDF1']:.3f}, HOTA {m['HOTA']:.3f}, MOTA {m['MOTA']:.3f}, "
+                  f"{m['ID switches']} switches", flush=True)
     return rows
 
 

@@ -161,3 +161,25 @@ def test_reid_group_shares_one_model(config, demo_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "reid_group          1" in proc.stdout or "reid_group 1" in " ".join(proc.stdout.split())
     assert "reid_video" not in proc.stdout
+
+
+def test_fish_per_video_from_the_sample_sheet(config, demo_data, tmp_path):
+    """Tanks hold different numbers of fish: the sheet's optional 'n_fish' sets one video's track count
+    (stitching and QC); empty means tracking.n_tracks. More than the project's individuals, or not a
+    number: one line naming the video or row and the fix."""
+    a, b = demo_data["videos"]
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(f"id\tpath\tn_fish\nthree\t{a}\t3\nall\t{b}\t\n")
+    config["samples"] = str(sheet)
+    s = load_settings(copy.deepcopy(config), SCHEMAS)
+    assert s.n_tracks_of("three") == 3 and s.n_tracks_of("all") == s.n_tracks == len(s.individuals)
+    assert s.stitch_inputs("three")[4] == 3
+
+    sheet.write_text(f"id\tpath\tn_fish\nmany\t{a}\t{len(s.individuals) + 1}\n")
+    msg = error_of(config)
+    assert "'many' has n_fish 5" in msg and "individuals" in msg, msg
+    sheet.write_text(f"id\tpath\tn_fish\nodd\t{a}\tfour\n")
+    from cichlid_track.samples import SampleSheetError
+
+    with pytest.raises(SampleSheetError, match=r"s.tsv row 2: 'n_fish' is 'four'; give the number of fish"):
+        load_settings(copy.deepcopy(config), SCHEMAS)

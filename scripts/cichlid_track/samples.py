@@ -28,6 +28,7 @@ class Sample:
     id: str
     path: str  # absolute
     group: str  # re-ID group: videos of the same animals share one model; "" = own model
+    n_fish: int | None = None  # animals in this video; None = the config's tracking.n_tracks
 
 
 def _check_id(vid: str, where: str) -> None:
@@ -49,8 +50,17 @@ def _check_video(path: str, where: str) -> None:
         raise SampleSheetError(f"{where}: video file {path!r} is not readable; fix its permissions")
 
 
+def _n_fish(value: str, where: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SampleSheetError(f"{where}: 'n_fish' is {value!r}; give the number of fish in this video (1, 2, ...) "
+                               f"or leave it empty for the config's tracking.n_tracks")
+    return int(value)
+
+
 def read_sample_sheet(sheet: str | Path) -> list[dict]:
-    """Rows of a TSV or CSV sample sheet as dicts (columns: id, path, optional group)."""
+    """Rows of a TSV or CSV sample sheet as dicts (columns: id, path, optional group and n_fish)."""
     sheet = Path(sheet)
     if not sheet.is_file():
         raise SampleSheetError(f"sample sheet {str(sheet)!r} does not exist; set 'samples' in the config")
@@ -80,7 +90,8 @@ def samples_from_rows(rows: list[dict], sheet_name: str, base: str | Path) -> li
             raise SampleSheetError(
                 f"{where}: id {vid!r} is used twice (also by {samples[vid].path!r}); "
                 f"give each video a distinct id in the sample sheet's 'id' column")
-        samples[vid] = Sample(id=vid, path=full, group=row.get("group", "") or "")
+        samples[vid] = Sample(id=vid, path=full, group=row.get("group", "") or "",
+                              n_fish=_n_fish(row.get("n_fish", ""), where))
     return list(samples.values())
 
 

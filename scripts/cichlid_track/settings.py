@@ -92,6 +92,10 @@ class Settings:
     def n_tracks(self) -> int:
         return int(self.config["tracking"].get("n_tracks") or len(self.individuals))
 
+    def n_tracks_of(self, vid: str) -> int:
+        """Fish in one video: the sample sheet's ``n_fish`` where given, else :attr:`n_tracks`."""
+        return self.samples[vid].n_fish or self.n_tracks
+
     @property
     def pcutoff(self) -> float:
         value = self.config["video"].get("pcutoff")
@@ -149,7 +153,7 @@ class Settings:
     def stitch_inputs(self, vid: str) -> tuple:
         """The positional arguments the stitch rule gives ``tracking.stitch_files`` for this video."""
         return (self.video_file(vid, "_el.pickle"), self.video_file(vid, "_bpt_features.h5"),
-                self.video_file(vid, "_meta.pickle"), self.reid_model(vid), self.n_tracks, self.individuals,
+                self.video_file(vid, "_meta.pickle"), self.reid_model(vid), self.n_tracks_of(vid), self.individuals,
                 self.scorer)
 
     def group_members(self, group: str) -> list[str]:
@@ -219,5 +223,15 @@ def load_settings(config: dict, schema_dir: str | Path, workdir: str | Path = ".
     else:
         raise ConfigError("config: neither 'samples' (a sample sheet) nor 'videos' (a folder pattern) is set; "
                           "set one of them")
+    n_individuals = len(dlc["individuals"])
+    for s in samples:
+        if (s.n_fish or 0) > n_individuals:
+            raise ConfigError(f"{config.get('samples') or 'samples'}: video {s.id!r} has n_fish {s.n_fish}, more than "
+                              f"the project's {n_individuals} individuals; add individuals to the DLC project's "
+                              f"config.yaml (and label them) or lower n_fish")
+    tracks = config["tracking"].get("n_tracks")
+    if tracks and tracks > n_individuals:
+        raise ConfigError(f"config: key 'tracking.n_tracks' is {tracks}, more than the project's {n_individuals} "
+                          f"individuals; lower it or leave it empty")
     return Settings(config=config, results=str(config["results"]).rstrip("/"), project_config=config["project"],
                     dlc=dlc, names=names, samples={s.id: s for s in samples})

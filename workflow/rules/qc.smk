@@ -41,7 +41,7 @@ rule video_qc:
         ),
         summary=f"{RESULTS}/qc/videos/{{vid}}.json",
     params:
-        n_expected=SETTINGS.n_tracks,
+        n_expected=lambda wc: SETTINGS.n_tracks_of(wc.vid),
         truth=lambda wc: SETTINGS.ground_truth(wc.vid),
     resources:
         runtime=runtime_of_video("video_qc"),

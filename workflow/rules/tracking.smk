@@ -10,7 +10,7 @@ rule stitch:
         motion=per_video("_el_motion.h5"),
         summary=per_video("_tracking.json"),
     params:
-        n_tracks=SETTINGS.n_tracks,
+        n_tracks=lambda wc: SETTINGS.n_tracks_of(wc.vid),
         individuals=SETTINGS.individuals,
         min_length=config["tracking"]["min_length"],
         appearance_weight=config["reid"]["appearance_weight"],
