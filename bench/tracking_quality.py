@@ -107,8 +107,8 @@ def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float)
             g = max(set(votes), key=votes.count)
             if all(t not in other for other in fish[g]):
                 fish[g].append(t)
-    tracks = tracks_dataframe([merge(f) for f in fish if f], raw, settings.n_tracks,
-                              settings.individuals[:settings.n_tracks], len(truth))
+    n = settings.n_tracks_of(vid)
+    tracks = tracks_dataframe([merge(f) for f in fish if f], raw, n, settings.individuals[:n], len(truth))
     return fill_gaps(tracks, settings.config["tracking"]["max_gap"])
 
 
@@ -161,8 +161,8 @@ def main(argv=None):
     os.chdir(a.workdir)
     s = load_settings(yaml.safe_load(a.config.read_text()), REPO / "workflow" / "schemas")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    print(f"| video | stitcher | IDF1 | MOTA | ID switches | stitching time (s) |")
-    print(f"|---|---|---|---|---|---|")
+    print("| video | stitcher | IDF1 | HOTA | MOTA | ID switches | stitching time (s) |")
+    print("|---|---|---|---|---|---|---|")
     for vid in s.samples:
         truth = read_truth(a.truth / f"{vid}.csv")
         motion = pd.read_hdf(s.video_file(vid, "_el_motion.h5"))
@@ -175,7 +175,7 @@ def main(argv=None):
                              f"{t_ours:.2f} (ratio {t_ours / t_dlc:.2f})"),
                             ("ceiling: pieces linked by ground truth", ceiling, "")):
             m = mot_metrics(truth, df, a.max_px)
-            print(f"| {vid} | {name} | {m['IDF1']:.3f} | {m['MOTA']:.3f} | {m['ID switches']} | {t} |")
+            print(f"| {vid} | {name} | {m['IDF1']:.3f} | {m['HOTA']:.3f} | {m['MOTA']:.3f} | {m['ID switches']} | {t} |")
     print()
     vid = next(iter(s.samples))
     print(f"Feature lookup error rate on {vid} (query = a detection shifted by the offset):")

@@ -69,6 +69,12 @@ class DemoSpec:
     fps: int = 30
     speed: float = 2.2
     seed: int = 0
+    # scene options (the bench's scene suite varies them; the defaults are the demo's)
+    fish_scale: float = 1.0  # body length x this (the fish are ~60 px long at 1.0)
+    sand: tuple[int, int, int] = (150, 190, 205)  # background colour, BGR: brightness and tint
+    texture: float = 10.0  # background noise (grey levels)
+    texture_cell: int = 8  # noise grain (px): 8 smooth sand, 2-3 gravel
+    schooling: float = 0.0  # pull towards the others' middle (0.006: 2-3x the contacts of 0; 0.02+: one blob)
     task: str = "tank"
     scorer: str = "demo"
     date: str = "Nov22"
@@ -93,6 +99,11 @@ def fish_looks(n: int, look: str, rng: np.random.Generator) -> list[FishLook]:
     return looks
 
 
+def scaled(looks: list[FishLook], factor: float) -> list[FishLook]:
+    return looks if factor == 1.0 else [FishLook(lk.colour, lk.stripes, lk.scale * factor, lk.fin_colour)
+                                        for lk in looks]
+
+
 def keypoints(pos: np.ndarray, heading: float, scale: float) -> np.ndarray:
     c, s = np.cos(heading), np.sin(heading)
     rot = np.array([[c, -s], [s, c]])
@@ -103,8 +114,9 @@ def background(spec: DemoSpec, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
     bg = np.zeros((spec.height, spec.width, 3), np.uint8)
-    bg[:] = (150, 190, 205)  # sand, BGR
-    noise = rng.normal(0, 10, size=(spec.height // 8 + 1, spec.width // 8 + 1)).astype(np.float32)
+    bg[:] = spec.sand
+    cell = spec.texture_cell
+    noise = rng.normal(0, spec.texture, size=(spec.height // cell + 1, spec.width // cell + 1)).astype(np.float32)
     noise = cv2.resize(noise, (spec.width, spec.height), interpolation=cv2.INTER_CUBIC)
     return np.clip(bg.astype(np.float32) + noise[..., None], 0, 255).astype(np.uint8)
 
@@ -169,6 +181,11 @@ def simulate(spec: DemoSpec, looks: list[FishLook], rng: np.random.Generator) ->
                 want = np.arctan2(to_c[1], to_c[0])
                 d = (want - heading[i] + np.pi) % (2 * np.pi) - np.pi
                 turn[i] += 0.08 * np.sign(d)
+        if spec.schooling:
+            for i in range(spec.n_fish):
+                others = (pos.sum(axis=0) - pos[i]) / max(1, spec.n_fish - 1)
+                want = np.arctan2(others[1] - pos[i][1], others[0] - pos[i][0])
+                turn[i] += spec.schooling * np.sign((want - heading[i] + np.pi) % (2 * np.pi) - np.pi)
         heading = heading + turn
         pos = pos + spec.speed * np.column_stack([np.cos(heading), np.sin(heading)])
         pos[:, 0] = np.clip(pos[:, 0], 8, spec.width - 8)
@@ -276,7 +293,7 @@ def make_demo(out: Path, spec: DemoSpec) -> dict:
     truth_dir = out / "ground_truth"
     for d in (project / "labeled-data", project / "videos", videos_dir, truth_dir):
         d.mkdir(parents=True, exist_ok=True)
-    looks = fish_looks(spec.n_fish, spec.look, rng)
+    looks = scaled(fish_looks(spec.n_fish, spec.look, rng), spec.fish_scale)
     names = spec.video_names or [f"tank{i + 1} clip" for i in range(spec.n_videos)]
 
     # labelled frames: two labelled-data folders, each from its own random layouts
@@ -304,20 +321,34 @@ def make_demo(out: Path, spec: DemoSpec) -> dict:
     with open(project / "config.yaml", "w") as fh:
         yaml.safe_dump(cfg, fh, sort_keys=False)
 
-    video_paths = []
-    for name in names:
-        bg = background(spec, rng)
-        traj = simulate(spec, looks, rng)
-        kps = []
-
-        def frames(bg=bg, traj=traj):  # rendered while encoding: a 10-minute video never sits in memory
-            for states in traj:
-                img, kp = render(bg, states, looks)
-                kps.append(kp)
-                yield img
-
-        vpath = videos_dir / f"{name}.mp4"
-        write_video(vpath, frames(), spec.fps)
-        ground_truth_frame(np.stack(kps), spec.n_fish).to_csv(truth_dir / f"{name}.csv", index=False)
-        video_paths.append(vpath)
+    video_paths = [write_scene_video(videos_dir / f"{name}.mp4", truth_dir / f"{name}.csv", spec, looks, rng)
+                   for name in names]
     return {"project": project, "config": project / "config.yaml", "videos": video_paths, "ground_truth": truth_dir}
+
+
+def write_scene_video(video: Path, truth_csv: Path, spec: DemoSpec, looks: list[FishLook],
+                      rng: np.random.Generator) -> Path:
+    """One video of ``spec`` (its background, swimming, ``spec.n_frames`` frames) and its ground truth."""
+    bg = background(spec, rng)
+    traj = simulate(spec, looks, rng)
+    kps = []
+
+    def frames():  # rendered while encoding: a 10-minute video never sits in memory
+        for states in traj:
+            img, kp = render(bg, states, looks)
+            kps.append(kp)
+            yield img
+
+    write_video(video, frames(), spec.fps)
+    ground_truth_frame(np.stack(kps), spec.n_fish).to_csv(truth_csv, index=False)
+    return video
+
+
+def make_scene(video: Path, truth_csv: Path, spec: DemoSpec) -> Path:
+    """A test video alone (no project): its own fish (``spec.n_fish``, ``spec.look``, ``spec.fish_scale``),
+    background and swimming, all from ``spec.seed``."""
+    rng = np.random.default_rng(spec.seed)
+    looks = scaled(fish_looks(spec.n_fish, spec.look, rng), spec.fish_scale)
+    Path(video).parent.mkdir(parents=True, exist_ok=True)
+    Path(truth_csv).parent.mkdir(parents=True, exist_ok=True)
+    return write_scene_video(Path(video), Path(truth_csv), spec, looks, rng)
