@@ -13,7 +13,8 @@ workflow on them (one sample sheet, ``n_fish`` per video) and scores per scene:
   exists (idtracker.ai takes 10-40 min per video on a CPU, so it is run once per scene, not here).
 
 Metrics: IDF1, MOTA, identity switches (py-motmetrics), HOTA / DetA / AssA (TrackEval), all on centroids within
-``--max-px``; ``recall``: the fraction of ground-truth fish-frames with an assembled detection within ``--max-px``.
+``--max-px``; ``recall``: the fraction of ground-truth fish-frames with an assembled detection (median keypoint) within
+``--max-px``.
 
 Usage (hours on 2 CPU cores; every stage resumes where it stopped):
     python bench/tracking_suite.py --out /tmp/suite [--family easy] [--epochs 60]
@@ -29,6 +30,7 @@ import pickle
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +96,8 @@ def run_workflow(out: Path, data: dict, epochs: int, cores: int) -> Path:
 
 
 def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float) -> float:
-    """Ground-truth fish-frames with an assembled detection (DLC's ``_assemblies.pickle``) within ``max_px``."""
+    """Ground-truth fish-frames with an assembled detection (DLC's ``_assemblies.pickle``; its keypoints' median)
+    within ``max_px`` of the fish's centroid, one detection per fish."""
     from scipy.optimize import linear_sum_assignment
 
     from cichlid_track.metrics import centroids
@@ -110,9 +113,10 @@ def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float
         if not len(g) or not len(det):
             continue
         xy = det[..., :2].copy()
-        xy[~np.isfinite(xy).all(axis=2)] = np.nan
-        with np.errstate(all="ignore"):
-            c = np.nanmean(xy, axis=1)
+        xy[~(np.isfinite(xy).all(axis=2) & (xy >= 0).all(axis=2))] = np.nan  # missing or DLC's padding
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            c = np.nanmedian(xy, axis=1)  # a keypoint taken from a neighbour does not move it
         c = c[np.isfinite(c).all(axis=1)]
         if not len(c):
             continue
