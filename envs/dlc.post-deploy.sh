@@ -9,3 +9,5 @@ if [ ! -f "$repo/pyproject.toml" ]; then
   exit 1
 fi
 python -m pip install --no-deps -e "$repo"
+# TrackEval without its opencv-python (see the file's comment)
+python -m pip install --no-deps -r "$repo/envs/requirements-nodeps.txt"

@@ -46,5 +46,25 @@ def test_both_envs_install_our_library():
     assert "-e .." in pip_section  # relative to envs/, where conda runs pip
     post_deploy = (REPO / "envs" / "dlc.post-deploy.sh").read_text()  # snakemake runs it after building dlc.yaml
     assert "pip install --no-deps -e" in post_deploy
+    assert "pip install --no-deps -r \"$repo/envs/requirements-nodeps.txt\"" in post_deploy
     assert 'name = "cichlid-track"' in (REPO / "pyproject.toml").read_text()
     assert version("cichlid-track")  # and CI's .venv has it installed (.ci/setup)
+
+
+def test_trackeval_without_the_gui_opencv_that_would_overwrite_dlcs():
+    """TrackEval asks for opencv-python; beside DeepLabCut's opencv-python-headless the two overwrite one cv2, and
+    the GUI build needs libGL. Both environments install it with --no-deps from one pinned file."""
+    from importlib.metadata import PackageNotFoundError
+
+    nodeps = pins((REPO / "envs" / "requirements-nodeps.txt").read_text().splitlines())
+    assert nodeps == {"trackeval": version("trackeval")}
+    assert "--no-deps -r envs/requirements-nodeps.txt" in (REPO / ".ci" / "setup").read_text()
+    try:
+        version("opencv-python")
+        gui = True
+    except PackageNotFoundError:
+        gui = False
+    assert not gui, "opencv-python is installed beside opencv-python-headless"
+    from trackeval.metrics import HOTA  # and it works without it
+
+    assert HOTA
