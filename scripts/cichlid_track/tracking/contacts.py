@@ -60,7 +60,7 @@ def contact_frames(tracks: dict, limit_px: float) -> dict:
             continue
         for f, step in ((min(track), -1), (max(track), 1)):
             here = at[f][tid]
-            for other, there in at.get(f + step, {}).items():
+            for other in at.get(f + step, {}):
                 if other != tid and other in at[f] and np.linalg.norm(at[f][other] - here) < VANISH * limit_px:
                     out[other].add(f + step)
     return out
