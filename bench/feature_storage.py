@@ -41,7 +41,8 @@ def rows_of(settings, label: str, restitch: bool = False) -> list[dict]:
     for vid in settings.samples:
         truth = read_truth(settings.ground_truth(vid))
         if restitch:
-            result = stitch_files(*settings.stitch_inputs(vid), **stitch_options(settings.config))
+            result = stitch_files(*settings.stitch_inputs(vid), **settings.identity_inputs(vid, existing_only=True),
+                         **stitch_options(settings.config))
             tracks, motion_tracks = result.reid, result.motion
         else:
             tracks = pd.read_hdf(settings.video_file(vid, "_el.h5"))

@@ -31,7 +31,8 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     all_same = True
     for vid in settings.samples:
-        result = stitch_files(*settings.stitch_inputs(vid), **stitch_options(settings.config))
+        result = stitch_files(*settings.stitch_inputs(vid), **settings.identity_inputs(vid, existing_only=True),
+                         **stitch_options(settings.config))
         for name, new in (("_el.h5", result.reid), ("_el_motion.h5", result.motion)):
             old = pd.read_hdf(settings.video_file(vid, name))
             shape = old.shape == new.shape and old.columns.equals(new.columns) and old.index.equals(new.index)

@@ -79,7 +79,8 @@ def our_stitch_time(settings, vid: str) -> float:
     from cichlid_track.tracking import stitch_files, stitch_options
 
     start = time.perf_counter()
-    stitch_files(*settings.stitch_inputs(vid), **stitch_options(settings.config))
+    stitch_files(*settings.stitch_inputs(vid), **settings.identity_inputs(vid, existing_only=True),
+                         **stitch_options(settings.config))
     return time.perf_counter() - start
 
 

@@ -5,7 +5,10 @@ model once (``--epochs``), generates every scene's test video and ground truth (
 sizes, speeds, crowding, backgrounds, frame sizes and lengths; never used for training), runs the whole
 workflow on them (one sample sheet, ``n_fish`` per video) and scores per scene:
 
-- ``ours``: ``_el.h5`` (re-ID stitching, the config's ``reid.method``);
+- ``ours``: ``_el.h5`` (re-ID stitching, the config's ``reid.method``; with the identity network, pieces assigned
+  to fish by it);
+- the ablation, re-stitched from the run's own files: ``ours, network as a link cue (assignment off)`` and ``ours,
+  no identity network (crops off)`` (the transformer, body colour and motion only, as before the network);
 - ``motion only``: ``_el_motion.h5`` (DLC's own stitcher, its default cost);
 - ``ceiling``: our pieces (tracklets cut at contacts) linked by the ground truth itself, the best any linking
   of these detections could do; below the goal it says the cap is detection or assembly, not linking;
@@ -126,6 +129,23 @@ def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float
     return found / max(total, 1)
 
 
+def ablation(s, scene: str) -> dict:
+    """The run's own files re-stitched without parts of the identity work: the network as one more link cue
+    (``identity.assignment: false``) and no network at all (as without crops)."""
+    from cichlid_track.tracking import stitch_files, stitch_options
+
+    ident = s.identity_inputs(scene, existing_only=True)
+    if len(ident) < 2:
+        return {}
+    opts = stitch_options(s.config)
+    return {ABLATION_CUE: stitch_files(*s.stitch_inputs(scene), **ident, **{**opts, "assignment": False}).reid,
+            ABLATION_NONE: stitch_files(*s.stitch_inputs(scene), **opts).reid}
+
+
+ABLATION_CUE = "ours, network as a link cue (assignment off)"
+ABLATION_NONE = "ours, no identity network (crops off)"
+
+
 def score_family(name: str, cfg: Path, suite: dict, max_px: float, peer: pd.DataFrame) -> list[dict]:
     from tracking_quality import ground_truth_linking
 
@@ -143,7 +163,7 @@ def score_family(name: str, cfg: Path, suite: dict, max_px: float, peer: pd.Data
             print(f"{scene}: no tracks (the workflow failed for it; see its logs)", flush=True)
             continue
         recall = detection_recall(Path(s.video_file(scene, "_assemblies.pickle")), truth, max_px)
-        methods = {"ours": pd.read_hdf(s.video_file(scene, "_el.h5")),
+        methods = {"ours": pd.read_hdf(s.video_file(scene, "_el.h5")), **ablation(s, scene),
                    "motion only": pd.read_hdf(s.video_file(scene, "_el_motion.h5")),
                    "ceiling": ground_truth_linking(s, scene, truth, max_px)}
         for method, df in methods.items():

@@ -10,7 +10,8 @@ def main(smk):
         prefix=smk.params.prefix, scorer=smk.params.scorer, outputs=dict(smk.output.items()),
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
         appearance=smk.params.appearance_features, stored_maps=smk.params.stored_maps,
-        fine_channels=smk.params.fine_channels, feature_every=smk.params.feature_every)
+        fine_channels=smk.params.fine_channels, feature_every=smk.params.feature_every,
+        crop_size=tuple(smk.params.crop_size), crop_every=smk.params.crop_every)
     print("analysis:", stats)
 
 

@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 
 GPU_RULES = {"train", "evaluate", "analyze", "reid_video", "reid_group"}
-CPU_RULES = {"shuffle", "tracklets", "triplets", "stitch", "labelled_video", "video_qc"}
+CPU_RULES = {"shuffle", "tracklets", "triplets", "identity", "stitch", "labelled_video", "video_qc"}
 LOCAL_RULES = {"check_labels", "project_copy", "training_qc", "batch_table"}
 CLUSTER_ENV = {"CICHLID_ACCOUNT": "lab", "CICHLID_PARTITION": "cpu-small", "CICHLID_GPU_PARTITION": "gpu-h100"}
 
@@ -112,7 +112,7 @@ def test_ice_plan_gives_gpus_only_to_gpu_stages_and_runtimes_that_grow_with_the_
     # CPU stages around re-ID run as two CPU group jobs per video; a GPU stage is a job of its own
     groups = {j["rule"]: j["group"] for j in jobs}
     assert {r: groups[r] for r in GPU_RULES & rules} == {r: None for r in GPU_RULES & rules}
-    assert groups["tracklets"] == groups["triplets"] == "prep"
+    assert groups["tracklets"] == groups["triplets"] == groups["identity"] == "prep"
     assert groups["stitch"] == groups["labelled_video"] == groups["video_qc"] == "finish"
 
 

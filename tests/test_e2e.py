@@ -89,6 +89,30 @@ def test_reid_model_and_stitching_summary(settings):
         assert summary["stray_keypoints_dropped"] == dropped
 
 
+def test_crops_identity_network_and_assignment(settings):
+    """The analysis pass cut pose-aligned crops (identity.crop_* keys); the identity rule trained a network per video
+    on stretches where all fish are apart; stitching assigned pieces to fish by it and says so per piece."""
+    import h5py
+
+    from cichlid_track.tracking.identity_net import load_identity
+
+    ident = settings.config["identity"]
+    for vid in settings.samples:
+        with h5py.File(settings.video_file(vid, "_crops.h5"), "r") as f:
+            every = ident["crop_every"]
+            assert f["crops"].shape[1:] == (ident["crop_height"], ident["crop_width"], 3) and f["crops"].dtype == np.uint8
+            assert f.attrs["every"] == every and set(f["frame"][:] % every) == {0} and len(f["crops"]) > 0
+        model = load_identity(settings.identity_model(vid))
+        assert model is not None and model.n_classes == settings.n_tracks_of(vid), vid
+        assert model.summary["held_out_accuracy"] >= 0.9, model.summary
+        summary = json.loads(Path(settings.video_file(vid, "_tracking.json")).read_text())
+        assert summary["assignment"] == "identity network", summary["assignment"]
+        report = summary["identity"]
+        assert report["confident_frame_fraction"] >= 0.5, report
+        assert {"track", "start", "end", "by", "probability"} <= set(report["pieces"][0])
+        assert "identity" in summary["link_model"]["appearance"]
+
+
 def test_reid_tracks_are_at_least_as_good_as_motion_only_and_above_the_floor(settings, demo_data):
     """The README's headline: against the demo's ground truth, re-ID tracks (_el.h5) have an IDF1 of at
     least MIN_REID_IDF1 and at least motion-only's (_el_motion.h5), and no more identity switches."""
@@ -138,7 +162,7 @@ def test_every_rule_writes_its_log_and_a_benchmark_of_its_job(settings, demo_run
     """Each rule that ran left its log (what it printed, ending without an error line) and Snakemake's
     benchmark of its job (wall time and peak memory)."""
     logs, bench = demo_run["results"] / "logs", demo_run["results"] / "benchmarks"
-    per_video = {"analyze", "tracklets", "triplets", "reid", "stitch", "labelled_video", "video_qc"}
+    per_video = {"analyze", "tracklets", "triplets", "reid", "identity", "stitch", "labelled_video", "video_qc"}
     once = {"check_labels", "project_copy", "shuffle", "train", "evaluate", "training_qc", "batch_table"}
     expected = [f"{r}.log" for r in once] + [f"{r}/{v}.log" for r in per_video for v in settings.samples]
     for name in expected:

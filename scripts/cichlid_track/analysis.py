@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import publish, staging_dir
 from .errors import CichlidError
+from .crops import MARGIN
 from .features import FeatureWriter
 from .project import settle_project_path
 
@@ -62,14 +63,19 @@ class KeypointFeatureTap:
     not touched: hooks only read, and DLC's postprocessing runs unchanged.
 
     maps: the maps to keep (of APPEARANCE_MAPS; None = all); fine_channels: reduce the stride-8 stage to
-    this many channels with :func:`fixed_projection` (None = full width).
+    this many channels with :func:`fixed_projection` (None = full width); crop_size: (width, height) of the
+    pose-aligned image of each fish (:mod:`.crops`), cut from the same input and handed to the sink as a
+    fourth argument (None: no crops); normalized: the runner normalises its inputs (DLC's
+    ``normalize_images``), undone for the crops.
     """
 
     def __init__(self, runner, appearance: bool = True, colour_pool: int = 4, maps=None,
-                 fine_channels: int | None = None, sink=None):
+                 fine_channels: int | None = None, sink=None, crop_size: tuple[int, int] | None = None,
+                 normalized: bool = True):
         import torch
         import torch.nn.functional as F
 
+        from .crops import aligned_crops
         from .features import body_points, sample_keypoint_features
 
         model = runner.model
@@ -91,6 +97,8 @@ class KeypointFeatureTap:
         def keep_image(module, args):
             x = args[0]
             stash["input_size"] = (x.shape[-1], x.shape[-2])
+            if crop_size:
+                stash["image"] = x
             if keep & {"colour", "body"}:  # mean colour over a pool x pool neighbourhood: a keypoint a pixel off
                 stash["colour"] = F.avg_pool2d(x, colour_pool, stride=colour_pool, ceil_mode=True)
 
@@ -108,6 +116,7 @@ class KeypointFeatureTap:
 
         def with_keypoint_features(outputs):
             predictions = get_predictions(outputs)
+            image = stash.pop("image", None)
             maps = {"features": predictions.pop("backbone")["features"], **stash}
             poses = predictions["bodypart"]["poses"]
             where = {m: poses for m in maps}
@@ -117,6 +126,8 @@ class KeypointFeatureTap:
             parts = [sampled(m, maps[m], where[m]) for m in names]
             self.layout = ",".join(f"{m}:{x.shape[-1]}" for m, x in zip(names, parts))
             predictions["backbone"] = {"keypoint_features": torch.cat(parts, dim=-1)}
+            if image is not None:
+                predictions["backbone"]["crops"] = aligned_crops(image, poses, crop_size, normalized)
             stash.clear()
             return predictions
 
@@ -124,17 +135,25 @@ class KeypointFeatureTap:
         runner.postprocessor = self
 
     def __call__(self, predictions, context):
-        feats = [pred.pop("backbone")["keypoint_features"] for pred in predictions]  # DLC's steps never see it
+        tapped = [pred.pop("backbone") for pred in predictions]  # DLC's steps never see them
         out, context = self.inner(predictions, context)
-        f = np.concatenate(feats) if feats else np.zeros((0,) + out["bodyparts"].shape[1:2] + (0,), np.float32)
-        padded = np.zeros((len(out["bodyparts"]),) + f.shape[1:], dtype=f.dtype)
-        n = min(len(f), len(padded))
-        padded[:n] = f[:n]
+        n_rows = len(out["bodyparts"])
+
+        def aligned(key, empty_shape, dtype):  # one row per DLC row (DLC pads to max_individuals)
+            x = [t[key] for t in tapped if key in t]
+            x = np.concatenate(x) if x else np.zeros((0,) + empty_shape, dtype)
+            padded = np.zeros((n_rows,) + x.shape[1:], dtype=x.dtype)
+            n = min(len(x), n_rows)
+            padded[:n] = x[:n]
+            return padded
+
+        feats = aligned("keypoint_features", out["bodyparts"].shape[1:2] + (0,), np.float32)
+        crops = aligned("crops", (0, 0, 3), np.uint8) if any("crops" in t for t in tapped) else None
         rows = valid_rows(out["bodyparts"])  # the rows DLC keeps in _assemblies.pickle, in its order
         kps = out["bodyparts"][rows][..., :3].astype(np.float32)
         kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
         if self.sink is not None:
-            self.sink(self.frame, kps, padded[rows])
+            self.sink(self.frame, kps, feats[rows], None if crops is None else crops[rows])
         self.frame += 1
         return out, context
 
@@ -142,16 +161,26 @@ class KeypointFeatureTap:
 class StreamedFeatures:
     """Sink for :class:`KeypointFeatureTap`: opens the :class:`FeatureWriter` on the first frame (when the
     channel count is known), keeps the detections of every ``every``-th frame (the others are stored as
-    frames without detections: a fish looks the same a frame later) and counts them."""
+    frames without detections: a fish looks the same a frame later) and counts them. With ``crops_path``,
+    the crops of every ``crop_every``-th frame go to a second file of the same layout (:mod:`.crops`)."""
 
-    def __init__(self, path: Path, n_keypoints: int, dtype: str, every: int = 1):
+    def __init__(self, path: Path, n_keypoints: int, dtype: str, every: int = 1, crops_path: Path | None = None,
+                 crop_every: int = 1):
         self.path, self.n_keypoints, self.dtype, self.every = path, n_keypoints, dtype, max(1, int(every))
-        self.writer = None
-        self.detections = 0
+        self.crops_path, self.crop_every = crops_path, max(1, int(crop_every))
+        self.writer = self.crop_writer = None
+        self.detections = self.crops = 0
 
-    def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray) -> None:
+    def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray, crops: np.ndarray | None = None):
         if self.writer is None:
             self.writer = FeatureWriter(self.path, self.n_keypoints, features.shape[-1], dtype=self.dtype)
+        if self.crops_path is not None and crops is not None:
+            if self.crop_writer is None:
+                self.crop_writer = FeatureWriter(self.crops_path, self.n_keypoints, 0, dtype="uint8", name="crops",
+                                                 item_shape=crops.shape[1:], compression="gzip")
+            keep = frame % self.crop_every == 0
+            self.crop_writer.add_frame(frame, keypoints[:len(keypoints) * keep], crops[:len(crops) * keep])
+            self.crops += len(keypoints) * keep
         if frame % self.every:
             keypoints, features = keypoints[:0], features[:0]
         self.writer.add_frame(frame, keypoints, features)
@@ -161,6 +190,8 @@ class StreamedFeatures:
         if self.writer is None:  # no frame decoded: nothing to write (the caller raises)
             return
         self.writer.close(attrs)
+        if self.crop_writer is not None:
+            self.crop_writer.close({**attrs, "every": self.crop_every, "layout": "crops", "margin": MARGIN})
 
 
 def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
@@ -171,14 +202,16 @@ def valid_rows(bodyparts: np.ndarray) -> np.ndarray:
 def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: int, snapshot: str | Path,
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
                   device: str | None = None, features_dtype: str = "float16", appearance: bool = True,
-                  stored_maps=None, fine_channels: int | None = None, feature_every: int = 1) -> dict:
+                  stored_maps=None, fine_channels: int | None = None, feature_every: int = 1,
+                  crop_size: tuple[int, int] | None = None, crop_every: int = 1) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
     appearance: store, besides DLC's backbone features, a stride-8 stage, the local colour at each
     keypoint and the colour at its body point (:class:`KeypointFeatureTap`); False stores DLC's
     backbone features only. stored_maps: keep only these maps (None: all); fine_channels: the stride-8
-    stage reduced to this many channels (None: full width); feature_every: features of every n-th frame only.
-    Features are written as frames are analysed.
+    stage reduced to this many channels (None: full width); feature_every: features of every n-th frame only;
+    crop_size, crop_every: pose-aligned images of each fish, (width, height), of every n-th frame, to
+    ``outputs["crops"]`` (:mod:`.crops`; None: none). Features and crops are written as frames are analysed.
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
@@ -201,9 +234,12 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
 
     out_dir = Path(outputs["h5"]).parent
     with staging_dir(out_dir) as tmp:
-        sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype, every=feature_every)
+        crops = crop_size if outputs.get("crops") else None
+        sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype, every=feature_every,
+                                crops_path=tmp / "crops.h5" if crops else None, crop_every=crop_every)
+        normalized = bool(loader.model_cfg.get("data", {}).get("inference", {}).get("normalize_images", True))
         tap = KeypointFeatureTap(runner, appearance=appearance, maps=stored_maps, fine_channels=fine_channels,
-                                 sink=sink)
+                                 sink=sink, crop_size=tuple(crops) if crops else None, normalized=normalized)
         iterator = dlc_videos.VideoIterator(str(video))
         n_frames_meta = iterator.get_n_frames()
         start = time.time()
@@ -243,11 +279,13 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
             num_bodyparts=len(bodyparts), num_unique_bodyparts=len(unique))
 
         publish(tmp / "features.h5", outputs["features"])
+        if crops:
+            publish(tmp / "crops.h5", outputs["crops"])
         publish(tmp / "meta.pickle", outputs["meta"])
         publish(tmp / "assemblies.pickle", outputs["assemblies"])
         publish(tmp / f"{prefix}.h5", outputs["h5"])
         publish(full_path, outputs["full"])  # last: DLC treats _full.pickle as "analysed"
-    return {"frames": len(predictions), "detections": sink.detections, "seconds": stop - start,
+    return {"frames": len(predictions), "detections": sink.detections, "crops": sink.crops, "seconds": stop - start,
             "layout": tap.layout}
 
 

@@ -74,17 +74,22 @@ class FeatureWriter:
     """Streams rows into ``_bpt_features.h5`` (chunked, resizable datasets)."""
 
     def __init__(self, path: str | Path, n_keypoints: int, n_features: int, dtype: str = "float16",
-                 chunk_rows: int = 256):
+                 chunk_rows: int = 256, name: str = "features", item_shape: tuple | None = None,
+                 compression: str | None = None):
+        """name, item_shape: the per-row dataset (default ``features``, (n_keypoints, n_features)); the crops
+        file (:mod:`.crops`) is the same layout with ``crops`` of (height, width, 3) uint8, gzip-compressed."""
         import h5py
 
         self.path = Path(path)
         self.h5 = h5py.File(self.path, "w")
-        k, c = n_keypoints, n_features
+        k = n_keypoints
+        item = tuple(item_shape or (k, n_features))
         self.frame = self.h5.create_dataset("frame", (0,), maxshape=(None,), dtype="int32", chunks=(chunk_rows,))
         self.keypoints = self.h5.create_dataset("keypoints", (0, k, 3), maxshape=(None, k, 3), dtype="float32",
                                                 chunks=(chunk_rows, k, 3))
-        self.features = self.h5.create_dataset("features", (0, k, c), maxshape=(None, k, c), dtype=dtype,
-                                               chunks=(max(1, min(chunk_rows, 2 ** 20 // (k * c))), k, c))
+        self.features = self.h5.create_dataset(
+            name, (0,) + item, maxshape=(None,) + item, dtype=dtype, compression=compression,
+            chunks=(max(1, min(chunk_rows, 2 ** 20 // int(np.prod(item)))),) + item)
         self.offsets = [0]
         self._buf: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._buffered = 0
@@ -123,6 +128,8 @@ class FeatureWriter:
 
 def layout_channels(layout: str, parts) -> np.ndarray | None:
     """Channel indices of ``parts`` in a feature ``layout``; None if the layout lacks one of them."""
+    if not parts:
+        return None
     spans, start = {}, 0
     for item in filter(None, (layout or "").split(",")):
         name, n = item.split(":")
@@ -140,14 +147,14 @@ class FeatureStore:
     (analysed with ``appearance_features: false``, or by an older version) gives all channels.
     """
 
-    def __init__(self, path: str | Path, parts=None):
+    def __init__(self, path: str | Path, parts=None, name: str = "features"):
         import h5py
 
         self.path = Path(path)
         self.h5 = h5py.File(self.path, "r")
         self.offsets = self.h5["frame_offsets"][:]
         self._kps = self.h5["keypoints"][:]
-        self._feats = self.h5["features"]
+        self._feats = self.h5[name]
         self.layout = str(self.h5.attrs.get("layout", ""))
         self._every = int(self.h5.attrs.get("every", 1))
         self.channels = layout_channels(self.layout, parts)
@@ -184,7 +191,7 @@ class FeatureStore:
 
     @property
     def n_keypoints(self) -> int:
-        return int(self._feats.shape[1])
+        return int(self._kps.shape[1])
 
     def keypoints(self, frame: int) -> np.ndarray:
         if frame < 0 or frame >= self.n_frames:
@@ -197,6 +204,18 @@ class FeatureStore:
         if self.channels is not None:
             block = block[..., self.channels]
         return block if rows is None else block[rows]
+
+    def rows(self, frames, rows) -> np.ndarray:
+        """The stored vectors of detection ``rows[i]`` of frame ``frames[i]``, read together (each compressed
+        chunk once, not once per detection)."""
+        index = self.offsets[np.asarray(frames, dtype=np.int64)] + np.asarray(rows, dtype=np.int64)
+        if not len(index):
+            return np.zeros((0,) + self._feats.shape[1:], self._feats.dtype)
+        unique, inverse = np.unique(index, return_inverse=True)
+        block = self._feats[unique]
+        if self.channels is not None:
+            block = block[..., self.channels]
+        return block[inverse]
 
     def close(self) -> None:
         self.h5.close()

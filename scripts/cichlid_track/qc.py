@@ -84,13 +84,21 @@ def video_summary(vid: str, tracks: pd.DataFrame, motion: pd.DataFrame, assembli
         "warning": stitch.get("warning", ""),
         "coverage": coverage,
     }
+    identity = stitch.get("identity")
+    if identity:  # how much of the tracks the identity network vouches for, and where it does not (report flags)
+        stretches = identity.get("low_confidence_stretches", [])
+        summary.update(identity_confident=identity.get("confident_frame_fraction", float("nan")),
+                       identity_held_out_accuracy=identity.get("network", {}).get("held_out_accuracy"),
+                       low_confidence_stretches=len(stretches),
+                       low_confidence_frames=int(sum(s["end"] - s["start"] + 1 for s in stretches)))
     if truth_csv and Path(truth_csv).exists():
         truth = read_truth(truth_csv)
         for name, df in (("motion", motion), ("reid", tracks)):
             for k, v in mot_metrics(truth, df).items():
                 summary[f"{name} {k}"] = v
     summary["needs_a_look"] = bool(summary["all_fish_detected"] < COVERAGE_FLAG
-                                   or summary["min_coverage"] < COVERAGE_FLAG or summary["warning"])
+                                   or summary["min_coverage"] < COVERAGE_FLAG or summary["warning"]
+                                   or summary.get("identity_confident", 1.0) < COVERAGE_FLAG)
     return summary
 
 
@@ -133,7 +141,8 @@ def video_figure(summary: dict, tracks: pd.DataFrame, reid_accuracy_csv, labelle
 
 
 BATCH_COLUMNS = ["video", "frames", "all_fish_detected", "tracklets_before", "tracks_after", "min_coverage",
-                 "reid_used", "reid_test_accuracy", "motion IDF1", "reid IDF1", "motion HOTA", "reid HOTA",
+                 "reid_used", "reid_test_accuracy", "identity_confident", "identity_held_out_accuracy",
+                 "low_confidence_stretches", "low_confidence_frames", "motion IDF1", "reid IDF1", "motion HOTA", "reid HOTA",
                  "reid AssA", "motion MOTA", "reid MOTA", "motion ID switches", "reid ID switches", "needs_a_look",
                  "warning"]
 

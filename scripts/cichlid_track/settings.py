@@ -156,6 +156,17 @@ class Settings:
                 self.video_file(vid, "_meta.pickle"), self.reid_model(vid), self.n_tracks_of(vid), self.individuals,
                 self.scorer)
 
+    def identity_inputs(self, vid: str, existing_only: bool = False) -> dict:
+        """The stitch rule's identity keywords of ``tracking.stitch_files`` (none when identity is off);
+        existing_only: only files that exist (a bench re-stitching an older run)."""
+        if not self.config["identity"]["enabled"]:
+            return {}
+        out = {"identity_model": self.identity_model(vid), "crops_h5": self.video_file(vid, "_crops.h5")}
+        return {k: v for k, v in out.items() if Path(v).exists()} if existing_only else out
+
+    def identity_model(self, vid: str) -> str:
+        return f"{self.video_dir(vid)}/identity_net.pth"
+
     def group_members(self, group: str) -> list[str]:
         return [s.id for s in self.samples.values() if s.group == group]
 

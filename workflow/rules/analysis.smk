@@ -10,6 +10,7 @@ rule analyze:
         meta=per_video("_meta.pickle"),
         assemblies=per_video("_assemblies.pickle"),
         features=per_video("_bpt_features.h5"),
+        **identity_crops_output(),
     params:
         shuffle=config["shuffle"],
         trainingset_index=config["trainingset_index"],
@@ -20,6 +21,8 @@ rule analyze:
         stored_maps=SETTINGS.stored_feature_maps,
         fine_channels=config["analysis"]["fine_channels"],
         feature_every=config["analysis"]["feature_every"],
+        crop_size=[config["identity"]["crop_width"], config["identity"]["crop_height"]],
+        crop_every=config["identity"]["crop_every"],
         scorer=SCORER,
         prefix=video_prefix,
     threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores

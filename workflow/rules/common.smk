@@ -92,6 +92,17 @@ def reid_model_of(wildcards):
     return SETTINGS.reid_model(wildcards.vid)
 
 
+def identity_crops_output():
+    """The analysis' crops file, when identity is on (unpacked into the rule's outputs)."""
+    return {"crops": per_video("_crops.h5")} if config["identity"]["enabled"] else {}
+
+
+def identity_inputs_of(wildcards):
+    """The stitch rule's identity network and crops, when identity is on."""
+    return {"identity": SETTINGS.identity_model(wildcards.vid), "crops": SETTINGS.video_file(wildcards.vid, "_crops.h5")} \
+        if config["identity"]["enabled"] else {}
+
+
 def reid_accuracy_of(wildcards):
     return f"{SETTINGS.reid_folder(wildcards.vid)}/reid_accuracy.csv"
 

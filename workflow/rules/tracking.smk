@@ -1,6 +1,36 @@
+rule identity:
+    """The video's identity network, trained on its pose-aligned crops (labels from stretches where all fish are apart)."""
+    input:
+        tracklets=per_video("_el.pickle"),
+        crops=per_video("_crops.h5"),
+    output:
+        f"{RESULTS}/videos/{{vid}}/identity_net.pth",
+    params:
+        n_fish=lambda wc: SETTINGS.n_tracks_of(wc.vid),
+        contact=config["reid"]["contact"],
+        stray_keypoints=config["tracking"]["stray_keypoints"],
+        steps=config["identity"]["steps"],
+        epochs=config["identity"]["epochs"],
+        rounds=config["identity"]["rounds"],
+        seed=config["identity"]["seed"],
+        device=config["identity"]["device"],
+    threads: 2  # a small CNN on small crops: CPUs are enough (a GPU job would wait in the queue longer)
+    resources:
+        runtime=runtime_of_video("identity"),
+    log:
+        f"{LOGS}/identity/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/identity/{{vid}}.tsv"
+    conda:
+        DLC_ENV
+    script:
+        "../../scripts/identity.py"
+
+
 rule stitch:
     """Tracklets to tracks: motion + re-ID appearance (_el.h5), motion only beside it."""
     input:
+        unpack(identity_inputs_of),
         tracklets=per_video("_el.pickle"),
         features=per_video("_bpt_features.h5"),
         meta=per_video("_meta.pickle"),
@@ -20,6 +50,7 @@ rule stitch:
         body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],
         stray_keypoints=config["tracking"]["stray_keypoints"],
+        assignment=config["identity"]["assignment"],
         scorer=SCORER,
     resources:
         runtime=runtime_of_video("stitch"),

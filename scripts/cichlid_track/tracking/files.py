@@ -15,21 +15,29 @@ def stitch_options(config: dict) -> dict:
     r, t = config["reid"], config["tracking"]
     return dict(feature_parts=r["feature_parts"], body_colour=r["body_colour"], min_length=t["min_length"],
                 method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
-                max_gap=t["max_gap"], stray=t["stray_keypoints"])
+                max_gap=t["max_gap"], stray=t["stray_keypoints"], assignment=config["identity"]["assignment"])
 
 
 def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int, individuals: list[str],
                  scorer: str, *, feature_parts, body_colour: bool, min_length: int, method: str,
-                 appearance_weight: float, contact: float, max_gap: int, stray: float | None) -> StitchResult:
+                 appearance_weight: float, contact: float, max_gap: int, stray: float | None,
+                 identity_model=None, crops_h5=None, assignment: bool = True) -> StitchResult:
     """Read what stitching needs and run :func:`stitch_video`. The re-ID embedding runs on the CPU: a few
-    thousand sampled detections per video, not worth holding a GPU for."""
+    thousand sampled detections per video, not worth holding a GPU for. identity_model, crops_h5: the
+    ``identity`` rule's network and the analysis' crops (None: stitching without a network)."""
+    from contextlib import ExitStack
+
     from ..features import FeatureStore
     from ..reid import load_embedder
+    from .identity_net import load_identity
 
     with open(meta_pickle, "rb") as fh:
         meta = pickle.load(fh)["data"]
     embed = load_embedder(reid_model, "cpu")
-    with FeatureStore(features_h5, parts=feature_parts) as store:
+    identity = load_identity(identity_model) if identity_model else None
+    with ExitStack() as stack:
+        store = stack.enter_context(FeatureStore(features_h5, parts=feature_parts))
+        crop_store = stack.enter_context(FeatureStore(crops_h5, name="crops")) if identity and crops_h5 else None
         if embed is not None and embed.feature_dim != store.n_features:
             raise ValueError(f"{reid_model} reads {embed.feature_dim} feature channels but {features_h5} gives "
                              f"{store.n_features} (reid.feature_parts {feature_parts}); delete the re-ID model so "
@@ -42,9 +50,32 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
         result = stitch_video(el_pickle, n_tracks, list(individuals), int(meta["nframes"]), scorer,
                               list(meta["bodyparts"]), min_length=min_length, store=store, embed=embed,
                               method=method, appearance_weight=appearance_weight, contact=contact,
-                              max_gap=max_gap, body_store=body_store, stray=stray)
+                              max_gap=max_gap, body_store=body_store, stray=stray, identity=identity,
+                              crop_store=crop_store, assignment=assignment)
     if embed is None:
         import torch
 
         result.summary["warning"] = torch.load(reid_model, weights_only=False).get("reason", "re-ID skipped")
     return result
+
+
+def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float | None, contact: float,
+                        settings=None) -> dict:
+    """The ``identity`` rule: the video's pieces (as stitching cuts them) and crops in, the identity network's
+    weights out (:mod:`.identity_net`); returns its summary."""
+    from ..features import FeatureStore
+    from .cleanup import cleaned_tracklets
+    from .identity_net import MIN_CROPS, piece_crops, save_identity, train_identity
+    from .stitch import video_pieces
+
+    with open(el_pickle, "rb") as fh:
+        raw = pickle.load(fh)
+    raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
+    pieces = video_pieces(raw, tracks, body_len, contact) if tracks else []
+    with FeatureStore(crops_h5, name="crops") as store:
+        crops = piece_crops(pieces, store, settings.max_crops_per_piece if settings else None)
+    model = train_identity(pieces, crops, n_fish, settings) if crops else None
+    reason = "" if model else (f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each "
+                               f"({len(pieces)} pieces, {len(crops)} with crops)")
+    save_identity(model, out, reason)
+    return model.summary if model else {"reason": reason}

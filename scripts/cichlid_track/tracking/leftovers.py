@@ -43,7 +43,7 @@ def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int) -
 
 
 def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues: dict, n_frames: int,
-                    max_gap: int = MAX_LINK_GAP) -> tuple[list[list], int]:
+                    max_gap: int = MAX_LINK_GAP, min_llr: float = 0.0) -> tuple[list[list], int]:
     """Add each leftover piece (longest first) to the chain where it is likelier the same fish than
     not: appearance against the chain's mean; motion against where the chain's fish should be.
 
@@ -69,7 +69,7 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
             anchor[n, t.inds] = t.centroid
     placed = 0
     for piece in sorted(leftovers, key=len, reverse=True):
-        best, best_llr = None, 0.0
+        best, best_llr = None, min_llr
         for n in range(len(chains)):
             if occupied[n, piece.inds].any():  # that fish is already elsewhere then
                 continue

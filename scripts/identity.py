@@ -1,0 +1,21 @@
+"""Rule identity: the video's identity network from its pieces and pose-aligned crops."""
+from cichlid_track import rule_io
+from cichlid_track.tracking.files import train_identity_file
+
+
+def main(smk):
+    from cichlid_track.tracking.identity_net import TrainingSettings
+
+    p = smk.params
+    device = p.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed, device=device)
+    summary = train_identity_file(smk.input.tracklets, smk.input.crops, smk.output[0], p.n_fish,
+                                  stray=p.stray_keypoints, contact=p.contact, settings=settings)
+    print("identity network:", summary)
+
+
+rule_io.run(snakemake, main)  # noqa: F821

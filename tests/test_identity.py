@@ -1,0 +1,167 @@
+"""Identity from pose-aligned images: crops, the per-video identity network and the whole-video assignment."""
+import numpy as np
+import pytest
+import torch
+
+from cichlid_track import synth
+from cichlid_track.crops import aligned_crops, usable_crops
+from cichlid_track.tracking import stitch_video
+from cichlid_track.tracking.assignment import assign_identities
+from cichlid_track.tracking.identity_net import (IdentityNet, TrainingSettings, global_fragments, load_identity,
+                                                 piece_posteriors, save_identity, train_identity)
+
+from test_stitching import K, crossing, identity_of, no_appearance
+
+SAND = (150, 190, 205)
+
+
+def fish_crop(look, heading, rng, size=(40, 20), jitter=0.0, scene=160):
+    """A fish drawn at ``heading`` in the middle of a noisy tank, cut along its keypoints (``jitter`` px of pose
+    error on each)."""
+    img = np.full((scene, scene, 3), SAND, np.uint8)
+    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    pos = np.array([scene / 2, scene / 2]) + rng.uniform(-10, 10, 2)
+    kp = synth.keypoints(pos, heading, look.scale)
+    synth.draw_fish(img, kp, heading, look)
+    kp = kp + rng.normal(0, jitter, kp.shape) if jitter else kp
+    image = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    poses = torch.from_numpy(np.c_[kp, np.ones(len(kp))])[None, None].float()
+    return aligned_crops(image, poses, size, normalized=False)[0, 0].numpy()
+
+
+def test_crops_are_aligned_whatever_way_the_fish_swims():
+    rng = np.random.default_rng(0)
+    look = synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))
+    other = synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120))
+    headings = [0.0, 0.7, 1.9, 3.0, -2.2, -0.9]
+    crops = [fish_crop(look, h, rng).astype(float) for h in headings]
+    assert crops[0].shape == (20, 40, 3)
+    for c in crops[1:]:
+        assert np.corrcoef(c.ravel(), crops[0].ravel())[0, 1] > 0.98
+    # head to the right: the snout's red dot is in the right tenth, the tail's fins in the left fifth
+    red = (crops[0][..., 2] > 135) & (crops[0][..., 1] < 80) & (crops[0][..., 0] < 80)  # snout dot (BGR 40, 40, 160)
+    assert red[:, 36:].any() and not red[:, :20].any()
+    # a fish with another stripe count is less alike than the same fish turned
+    turned = min(np.corrcoef(c.ravel(), crops[0].ravel())[0, 1] for c in crops[1:])
+    assert np.corrcoef(fish_crop(other, 0.3, rng).astype(float).ravel(), crops[0].ravel())[0, 1] < turned
+
+
+def test_too_few_keypoints_give_an_empty_crop():
+    image = torch.zeros((1, 3, 50, 50))
+    poses = torch.full((1, 2, 9, 3), float("nan"))
+    poses[0, 0, :2] = torch.tensor([[10.0, 10, 1], [20, 10, 1]])  # two keypoints only
+    poses[0, 1, :, :2] = torch.tensor([[30.0 - i, 25] for i in range(9)])
+    poses[0, 1, :, 2] = 1
+    crops = aligned_crops(image + 0.5, poses, (8, 4), normalized=False)
+    assert crops.shape == (1, 2, 4, 8, 3)
+    assert usable_crops(crops[0].numpy()).tolist() == [False, True]
+
+
+class Piece:
+    """The parts of a DLC Tracklet the identity code reads."""
+
+    def __init__(self, start, end, name):
+        self.start, self.end, self.name = start, end, name
+        self.inds = np.arange(start, end + 1)
+
+    def __len__(self):
+        return len(self.inds)
+
+    def __repr__(self):
+        return f"{self.name}[{self.start}-{self.end}]"
+
+
+def test_global_fragments_are_the_stretches_where_all_fish_are_present():
+    a1, b1, a2, b2 = Piece(0, 49, "a1"), Piece(10, 59, "b1"), Piece(55, 99, "a2"), Piece(62, 99, "b2")
+    frags = global_fragments([a1, b1, a2, b2], 2)
+    assert [(set(p), s, e) for p, s, e in frags] == [({a1, b1}, 10, 49), ({b1, a2}, 55, 59), ({a2, b2}, 62, 99)]
+
+
+def test_identity_network_tells_apart_fish_that_differ_only_in_stripe_count(tmp_path):
+    """Two look-alike fish, same colour and size, one stripe or three, swimming every way, with pose error. Labels
+    come only from the first stretch where both are seen; the network then names the pieces of later stretches and
+    fresh crops it never saw."""
+    rng = np.random.default_rng(1)
+    looks = {"A": synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120)),
+             "B": synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))}
+
+    def crops_of(fish, n):
+        return np.stack([fish_crop(looks[fish], rng.uniform(-np.pi, np.pi), rng, jitter=1.5) for _ in range(n)])
+
+    pieces = {name: Piece(s, e, name) for name, s, e in
+              [("A1", 0, 99), ("B1", 0, 99), ("A2", 110, 199), ("B2", 110, 199), ("A3", 210, 299), ("B3", 210, 299)]}
+    crops = {t: crops_of(name[0], 25) for name, t in pieces.items()}
+    model = train_identity(list(pieces.values()), crops, 2, TrainingSettings(steps=120, rounds=0, seed=0))
+    assert model is not None and model.summary["held_out_accuracy"] >= 0.8, model.summary
+
+    save_identity(model, tmp_path / "identity_net.pth")
+    model = load_identity(tmp_path / "identity_net.pth")
+    post = piece_posteriors(model, crops)
+    cls = {name: int(post[t][0].argmax()) for name, t in pieces.items()}
+    assert cls["A1"] != cls["B1"] and {cls["A2"], cls["A3"]} == {cls["A1"]} and {cls["B2"], cls["B3"]} == {cls["B1"]}
+    fresh = {f: post_crops.argmax(1) for f, post_crops in
+             ((f, piece_posteriors(model, {pieces["A1"]: crops_of(f, 40)})[pieces["A1"]][1]) for f in "AB")}
+    assert (fresh["A"] == cls["A1"]).mean() >= 0.85 and (fresh["B"] == cls["B1"]).mean() >= 0.85
+
+
+class ByColour(torch.nn.Module):
+    """Stand-in identity network: class 0 = red crops, class 1 = green crops."""
+
+    def forward(self, x):
+        return 20 * x.mean((2, 3))[:, :2]
+
+
+class CropStore:
+    """Crop store stand-in: each detection of fish A is a red crop, of B a green one."""
+
+    every = 1
+
+    def __init__(self, feature_store):
+        self.dets = feature_store.detections
+
+    def keypoints(self, frame):
+        d = self.dets.get(frame, [])
+        return np.stack([k for k, _ in d]) if d else np.zeros((0, K, 3))
+
+    def features(self, frame):
+        colour = {0: [255, 0, 0], 1: [0, 255, 0]}
+        return np.stack([np.full((4, 8, 3), colour[int(f[0, 1] > 0)], np.uint8) for _, f in self.dets[frame]])
+
+    def rows(self, frames, rows):
+        return np.stack([self.features(f)[r] for f, r in zip(frames, rows)])
+
+
+@pytest.mark.parametrize("assignment", [True, False])
+def test_identity_network_fixes_the_swap_that_motion_links_make(tmp_path, assignment):
+    """The crossing of test_stitching, with a re-ID transformer blind to the difference: pairwise links by motion
+    swap the fish. With the identity network the pieces are assigned to fish by it (or, assignment off, it is one
+    more cue of the links); either way each fish keeps its identity, and _tracking.json says who each piece is."""
+    el, store = crossing(tmp_path)
+    net = IdentityNet(ByColour(), np.zeros(3, np.float32), np.ones(3, np.float32), 2)
+    kw = dict(min_length=3, store=store, embed=no_appearance, method="pieces")
+    blind = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], **kw)
+    named = stitch_video(el, 2, ["fish1", "fish2"], 30, "s", ["a", "b", "c"], identity=net,
+                         crop_store=CropStore(store), assignment=assignment, **kw)
+    assert sorted(identity_of(blind.reid, i) for i in ("fish1", "fish2")) == [(50, 46), (64, 70)]  # motion's swap
+    assert sorted(identity_of(named.reid, i) for i in ("fish1", "fish2")) == [(50, 70), (64, 46)]
+    assert named.summary["assignment"] == ("identity network" if assignment else "min-cost flow links")
+    report = named.summary["identity"]
+    assert len(report["pieces"]) == 4 and all(p["probability"] > 0.99 for p in report["pieces"])
+    if assignment:
+        assert report["confident_frame_fraction"] == 1.0 and not report["low_confidence_stretches"]
+        assert {p["by"] for p in report["pieces"]} == {"network"}
+
+
+def test_assignment_keeps_a_fish_across_a_gap_no_link_can_span():
+    """Fish A is hidden for 200 frames (longer than any motion link reaches) while B swims on; A's two pieces are
+    still one fish, and two pieces seen together never share one."""
+    a1, b, a2 = Piece(0, 49, "a1"), Piece(0, 399, "b"), Piece(250, 399, "a2")
+    post = {a1: (np.array([0.9, 0.1]), np.zeros((10, 2))), b: (np.array([0.3, 0.7]), np.zeros((10, 2))),
+            a2: (np.array([0.8, 0.2]), np.zeros((10, 2)))}
+    chains, given = assign_identities([a1, b, a2], post, 2, 400)
+    assert chains == [[a1, a2], [b]] and given[b] == (1, 0.7)
+    # the surer piece first; one whose fish is then taken goes to its next class only if that is likely enough
+    c = Piece(300, 320, "c")
+    post[c] = (np.array([0.6, 0.4]), np.zeros((10, 2)))
+    chains, given = assign_identities([a1, b, a2, c], post, 2, 400)
+    assert c not in given and chains == [[a1, a2], [b]]
