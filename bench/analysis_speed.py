@@ -3,6 +3,7 @@
 For each batch size, on the same model and video, in one run:
   A. deeplabcut.analyze_videos (pose only, no tracking)
   B. ours: analyze_video (pose outputs + _bpt_features.h5 from the same forward pass)
+  B'. ours with the identity crops as well (_crops.h5, the config's identity.crop_*; goal <= 1.15x B's time)
   C. DLC's second pass for features (create_tracking_dataset's runner: build_feature_extraction_runner)
 and prints frames per second, B/A (goal <= 1.10 in time, >= 0.9 in frame rate) and (A+C)/A (DLC's route).
 With --autocast, B is also run under torch.autocast (fp16 on CUDA, bf16 on CPU) and the largest pose
@@ -66,8 +67,9 @@ def main(argv=None):
     n_frames = VideoIterator(str(link)).get_n_frames()
     print(f"device: {gpu}; video {vid}: {n_frames} frames; model {s.names.snapshot}")
     print("| batch | DLC analyze_videos (fps) | ours, pose + features (fps) | ours/DLC time | "
+          "ours + crops (fps) | with/without crops time | "
           "DLC 2nd pass for features (fps) | DLC route (analysis + 2nd pass)/DLC time |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for bs in a.batch_sizes:
         out = work / f"dlc{bs}"
         out.mkdir()
@@ -82,6 +84,14 @@ def main(argv=None):
         analyze_video(project, s.config["shuffle"], s.config["trainingset_index"], snapshot, link,
                       f"{vid}{s.scorer}", s.scorer, outputs, batch_size=bs, device=device)
         t_ours = time.perf_counter() - t
+        ident = s.config["identity"]
+        with_crops = work / f"crops{bs}"
+        outputs_crops = {k: with_crops / f"{k}.out" for k in (*outputs, "crops")}
+        t = time.perf_counter()
+        analyze_video(project, s.config["shuffle"], s.config["trainingset_index"], snapshot, link,
+                      f"{vid}{s.scorer}", s.scorer, outputs_crops, batch_size=bs, device=device,
+                      crop_size=(ident["crop_width"], ident["crop_height"]), crop_every=ident["crop_every"])
+        t_crops = time.perf_counter() - t
         t_second = float("nan")
         if not a.skip_second_pass:
             loader = DLCLoader(project, trainset_index=s.config["trainingset_index"], shuffle=s.config["shuffle"])
@@ -92,6 +102,7 @@ def main(argv=None):
             td.extract_features_for_video(runner, VideoIterator(str(link)), writer)
             t_second = time.perf_counter() - t
         print(f"| {bs} | {n_frames / t_dlc:.1f} | {n_frames / t_ours:.1f} | {t_ours / t_dlc:.2f} | "
+              f"{n_frames / t_crops:.1f} | {t_crops / t_ours:.2f} | "
               f"{n_frames / t_second:.1f} | {(t_dlc + t_second) / t_dlc:.2f} |")
         if a.autocast:
             # autocast: DLC's inference config switch; compare poses with fp32

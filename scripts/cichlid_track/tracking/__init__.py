@@ -18,11 +18,15 @@ the re-ID model), which runs :func:`stitch_video` (:mod:`.stitch`) from ``_el.pi
    Motion (:mod:`.motion`): each piece carried on at its own velocity to where the two should meet,
    against the error that extrapolation makes inside this video's pieces at that gap. A cue that does
    not tell these fish apart fits the same distribution twice and gets no say.
+   With an identity network (rule ``identity``, :mod:`.identity_net`: a small CNN trained on the video's own
+   pose-aligned crops), its class probabilities are one more cue, and
+   :mod:`.assignment` gives each piece it names confidently to that fish over the whole video, replacing step 3.
 3. :mod:`.flow` links the pieces into at most ``n_tracks`` chains by min-cost flow; link cost = minus
    the summed log-likelihood ratios, each frame a chain holds a reward. Pieces may stay out (DLC's own
    stitcher must use every tracklet, which becomes infeasible once tracklets are cut).
 4. :mod:`.leftovers` adds the short pieces left out (contact frames) where they are likelier the same
-   fish than not, judged on the curve between the chain's pieces around them.
+   fish than not, judged on the curve between the chain's pieces around them; a second, looser pass places
+   what no fish claimed unless it is clearly another fish.
 5. :mod:`.output` writes the chains in DLC's ``_el.h5`` layout and fills gaps of at most
    ``tracking.max_gap`` frames.
 
