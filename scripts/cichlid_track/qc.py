@@ -11,6 +11,7 @@ import pandas as pd
 from .metrics import mot_metrics, read_truth
 
 COVERAGE_FLAG = 0.8  # below this fraction of frames, a video "needs a look"
+IDENTITY_FLAG = 0.5  # ... and below this fraction of track frames held by pieces the identity network is sure of
 
 
 def _plt():
@@ -98,7 +99,7 @@ def video_summary(vid: str, tracks: pd.DataFrame, motion: pd.DataFrame, assembli
                 summary[f"{name} {k}"] = v
     summary["needs_a_look"] = bool(summary["all_fish_detected"] < COVERAGE_FLAG
                                    or summary["min_coverage"] < COVERAGE_FLAG or summary["warning"]
-                                   or summary.get("identity_confident", 1.0) < COVERAGE_FLAG)
+                                   or summary.get("identity_confident", 1.0) < IDENTITY_FLAG)
     return summary
 
 
