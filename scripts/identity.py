@@ -4,15 +4,12 @@ from cichlid_track.tracking.files import train_identity_file
 
 
 def main(smk):
+    from cichlid_track.reid import resolve_device
     from cichlid_track.tracking.identity_net import TrainingSettings
 
     p = smk.params
-    device = p.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed, device=device)
+    settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed,
+                                device=resolve_device(p.device))
     summary = train_identity_file(smk.input.tracklets, smk.input.crops, smk.output[0], p.n_fish,
                                   stray=p.stray_keypoints, contact=p.contact, settings=settings)
     print("identity network:", summary)

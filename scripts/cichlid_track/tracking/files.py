@@ -65,15 +65,16 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     weights out (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
     from .cleanup import cleaned_tracklets
-    from .identity_net import MIN_CROPS, piece_crops, save_identity, train_identity
+    from .identity_net import MIN_CROPS, TrainingSettings, piece_crops, save_identity, train_identity
     from .stitch import video_pieces
 
+    settings = settings or TrainingSettings()
     with open(el_pickle, "rb") as fh:
         raw = pickle.load(fh)
     raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
     pieces = video_pieces(raw, tracks, body_len, contact) if tracks else []
     with FeatureStore(crops_h5, name="crops") as store:
-        crops = piece_crops(pieces, store, settings.max_crops_per_piece if settings else None)
+        crops = piece_crops(pieces, store, settings.max_crops_per_piece)
     model = train_identity(pieces, crops, n_fish, settings) if crops else None
     reason = "" if model else (f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each "
                                f"({len(pieces)} pieces, {len(crops)} with crops)")

@@ -218,7 +218,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
                 "held_out_accuracy": held}]
 
     for rnd in range(1, settings.rounds + 1):
-        post = piece_posteriors(model, {t: crops[t][:settings.max_crops_per_piece] for t in crops}, settings.device)
+        post = piece_posteriors(model, crops, settings.device)
         new: dict = {}
         for present, _, _ in frags:
             if all(t in labels for t in present):
