@@ -11,7 +11,8 @@ def main(smk):
         batch_size=smk.params.batch_size, device=device, features_dtype=smk.params.features_dtype,
         appearance=smk.params.appearance_features, stored_maps=smk.params.stored_maps,
         fine_channels=smk.params.fine_channels, feature_every=smk.params.feature_every,
-        crop_size=tuple(smk.params.crop_size), crop_every=smk.params.crop_every)
+        crop_size=tuple(smk.params.crop_size), crop_every=smk.params.crop_every,
+        crop_quality=smk.params.crop_quality)
     print("analysis:", stats)
 
 

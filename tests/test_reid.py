@@ -220,3 +220,67 @@ def test_features_of_every_other_frame_are_what_re_id_samples(tmp_path):
         piece = as_tracklet({f"frame{f:03d}": np.c_[tracks[0][f], -np.ones(3)] for f in range(5, 12)})
         frames = [frame for _, _, frame, _ in sampled_detections([piece], store)]
         assert frames == [6, 8, 10]
+
+
+def test_int8_features_keep_each_map_to_0_4_percent_of_its_range_in_half_the_bytes(tmp_path):
+    """analysis.features_dtype int8: backbone activations in the tens and colours in 0-1 are stored in one
+    vector; a scale per keypoint and map keeps both (one scale for the vector would zero the colours)."""
+    import h5py
+
+    layout = "fine:32,colour:3,body:3"
+    kps = np.repeat(np.c_[fish(0, 0), np.ones(9)][None], 5, axis=0).astype(np.float32)
+    frames = []
+    for kind in ("int8", "float16"):
+        w = FeatureWriter(tmp_path / f"{kind}.h5", 9, 38, dtype=kind, chunk_rows=4, layout=layout)
+        rng = np.random.default_rng(0)
+        for f in range(40):
+            x = np.concatenate([rng.normal(0, 20, (5, 9, 32)), rng.uniform(0, 1, (5, 9, 6))], axis=-1)
+            x[:, 4] = 0  # a missing keypoint stays zero
+            w.add_frame(f, kps, x.astype(np.float32))
+            if kind == "int8":
+                frames.append(x)
+        w.close({"layout": layout, "n_frames": 40})
+    with FeatureStore(tmp_path / "int8.h5") as st, FeatureStore(tmp_path / "int8.h5", parts=["colour"]) as colour:
+        got = np.stack([st.features(f) for f in range(40)])
+        assert got.dtype == np.float32 and got.shape == (40, 5, 9, 38)
+        want = np.stack(frames)
+        for a, b in ((0, 32), (32, 35), (35, 38)):  # error within 1/254 of the map's largest value, +float16 scale
+            bound = np.abs(want[..., a:b]).max(axis=-1, keepdims=True) * (0.5 / 127 + 1e-3)
+            assert np.all(np.abs(got[..., a:b] - want[..., a:b]) <= bound + 1e-7)
+        assert np.all(got[:, :, 4] == 0)
+        assert np.allclose(colour.features(3), want[3, ..., 32:35], atol=0.01)
+        assert np.allclose(st.rows([7, 2, 7], [1, 0, 1]), want[[7, 2, 7], [1, 0, 1]], atol=0.5)
+    with h5py.File(tmp_path / "int8.h5") as a:
+        assert a["features"].dtype == np.int8
+    sizes = {k: (tmp_path / f"{k}.h5").stat().st_size for k in ("int8", "float16")}
+    assert sizes["int8"] < 0.7 * sizes["float16"], sizes  # keypoints (float32) are the same in both
+
+
+def test_jpeg_crops_decode_to_the_images_in_half_the_bytes(tmp_path):
+    """identity.crop_quality: crops stored as JPEG (4:4:4) read back as uint8 images close to the originals."""
+    import h5py
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:20, 0:40]
+    stripes = ((np.sin(x / 1.5) > 0) * 90 + 80).astype(np.uint8)  # 2-px stripes: what tells look-alikes apart
+    imgs = np.stack([np.dstack([stripes + rng.integers(0, 20, stripes.shape, dtype=np.uint8)] * 3)
+                     for _ in range(300)])
+    kps = np.zeros((3, 9, 3), np.float32)
+    for quality in (90, None):
+        w = FeatureWriter(tmp_path / f"{quality}.h5", 9, 0, dtype="uint8", name="crops", item_shape=(20, 40, 3),
+                          jpeg_quality=quality, chunk_rows=50, compression=None if quality else "gzip")
+        for f in range(100):
+            w.add_frame(f, kps, imgs[3 * f:3 * f + 3])
+        w.close({})
+    with FeatureStore(tmp_path / "90.h5", name="crops") as st:
+        assert st.item_shape == (20, 40, 3)
+        got = st.rows([3, 0, 3], [2, 1, 2])
+        assert got.dtype == np.uint8 and got.shape == (3, 20, 40, 3)
+        assert np.abs(got.astype(int) - imgs[[11, 1, 11]]).mean() < 6
+        assert np.array_equal(st.features(3)[2], got[0])
+        assert st.rows([], []).shape == (0, 20, 40, 3)
+    with h5py.File(tmp_path / "90.h5") as a:
+        assert len(a["crops"].attrs["jpeg_header"]) > 500  # the tables, once per file, not once per crop
+    sizes = {q: (tmp_path / f"{q}.h5").stat().st_size for q in (90, None)}
+    print("300 crops 40x20, bytes:", sizes)
+    assert sizes[90] < 0.6 * sizes[None]

@@ -153,7 +153,7 @@ class KeypointFeatureTap:
         kps = out["bodyparts"][rows][..., :3].astype(np.float32)
         kps[(kps[..., 2] < 0) | np.all(kps[..., :2] < 0, axis=-1)] = np.nan  # DLC's padding
         if self.sink is not None:
-            self.sink(self.frame, kps, feats[rows], None if crops is None else crops[rows])
+            self.sink(self.frame, kps, feats[rows], None if crops is None else crops[rows], layout=self.layout)
         self.frame += 1
         return out, context
 
@@ -165,19 +165,22 @@ class StreamedFeatures:
     the crops of every ``crop_every``-th frame go to a second file of the same layout (:mod:`.crops`)."""
 
     def __init__(self, path: Path, n_keypoints: int, dtype: str, every: int = 1, crops_path: Path | None = None,
-                 crop_every: int = 1):
+                 crop_every: int = 1, crop_quality: int | None = 90):
         self.path, self.n_keypoints, self.dtype, self.every = path, n_keypoints, dtype, max(1, int(every))
-        self.crops_path, self.crop_every = crops_path, max(1, int(crop_every))
+        self.crops_path, self.crop_every, self.crop_quality = crops_path, max(1, int(crop_every)), crop_quality
         self.writer = self.crop_writer = None
         self.detections = self.crops = 0
 
-    def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray, crops: np.ndarray | None = None):
+    def __call__(self, frame: int, keypoints: np.ndarray, features: np.ndarray, crops: np.ndarray | None = None,
+                 layout: str = ""):
         if self.writer is None:
-            self.writer = FeatureWriter(self.path, self.n_keypoints, features.shape[-1], dtype=self.dtype)
+            self.writer = FeatureWriter(self.path, self.n_keypoints, features.shape[-1], dtype=self.dtype,
+                                        layout=layout)
         if self.crops_path is not None and crops is not None:
-            if self.crop_writer is None:
+            if self.crop_writer is None:  # raw crops: gzip (it saves little on textured tanks); JPEG: none
                 self.crop_writer = FeatureWriter(self.crops_path, self.n_keypoints, 0, dtype="uint8", name="crops",
-                                                 item_shape=crops.shape[1:], compression="gzip")
+                                                 item_shape=crops.shape[1:], jpeg_quality=self.crop_quality,
+                                                 compression=None if self.crop_quality else "gzip")
             keep = frame % self.crop_every == 0
             self.crop_writer.add_frame(frame, keypoints[:len(keypoints) * keep], crops[:len(crops) * keep])
             self.crops += len(keypoints) * keep
@@ -203,7 +206,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
                   device: str | None = None, features_dtype: str = "float16", appearance: bool = True,
                   stored_maps=None, fine_channels: int | None = None, feature_every: int = 1,
-                  crop_size: tuple[int, int] | None = None, crop_every: int = 1) -> dict:
+                  crop_size: tuple[int, int] | None = None, crop_every: int = 1, crop_quality: int | None = 90) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 
     appearance: store, besides DLC's backbone features, a stride-8 stage, the local colour at each
@@ -211,7 +214,8 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     backbone features only. stored_maps: keep only these maps (None: all); fine_channels: the stride-8
     stage reduced to this many channels (None: full width); feature_every: features of every n-th frame only;
     crop_size, crop_every: pose-aligned images of each fish, (width, height), of every n-th frame, to
-    ``outputs["crops"]`` (:mod:`.crops`; None: none). Features and crops are written as frames are analysed.
+    ``outputs["crops"]`` (:mod:`.crops`; None: none), as JPEG of ``crop_quality`` (None: raw uint8). Features
+    and crops are written as frames are analysed.
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     import deeplabcut.pose_estimation_pytorch.apis.utils as dlc_utils
@@ -236,7 +240,8 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
     with staging_dir(out_dir) as tmp:
         crops = crop_size if outputs.get("crops") else None
         sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype, every=feature_every,
-                                crops_path=tmp / "crops.h5" if crops else None, crop_every=crop_every)
+                                crops_path=tmp / "crops.h5" if crops else None, crop_every=crop_every,
+                                crop_quality=crop_quality)
         normalized = bool(loader.model_cfg.get("data", {}).get("inference", {}).get("normalize_images", True))
         tap = KeypointFeatureTap(runner, appearance=appearance, maps=stored_maps, fine_channels=fine_channels,
                                  sink=sink, crop_size=tuple(crops) if crops else None, normalized=normalized)

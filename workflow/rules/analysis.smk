@@ -23,6 +23,7 @@ rule analyze:
         feature_every=config["analysis"]["feature_every"],
         crop_size=[config["identity"]["crop_width"], config["identity"]["crop_height"]],
         crop_every=config["identity"]["crop_every"],
+        crop_quality=config["identity"]["crop_quality"],
         scorer=SCORER,
         prefix=video_prefix,
     threads: 4  # snakemake sets OMP_NUM_THREADS (torch's CPU threads) to this, capped at --cores
