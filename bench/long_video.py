@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HOUR_MINUTES = 60
 RESNET50_CHANNELS = {"features": 2048, "fine": 512, "colour": 3, "body": 3}
-FIXED_SIZE = ("_triplet_vector.npy", "dlc_transreid_", "reid_accuracy.csv")  # do not grow with length
+FIXED_SIZE = ("_triplet_vector.npy", "dlc_transreid_", "reid_accuracy.csv", "identity_net")  # do not grow
 
 
 def make_scene(out: Path, fish: int, minutes: list[float], fps: int, width: int, height: int, look: str,
@@ -106,8 +106,9 @@ def stage_files(settings, vid: str) -> dict[str, list[Path]]:
     qc = Path(settings.results) / "qc" / "videos"
     return {
         "analyze": [Path(f(vid, s)) for s in (".h5", "_full.pickle", "_meta.pickle", "_assemblies.pickle",
-                                              "_bpt_features.h5")],
+                                              "_crops.h5", "_bpt_features.h5")],  # features last: feature_scale
         "tracklets": [Path(f(vid, "_el.pickle"))],
+        "identity": [Path(settings.identity_model(vid))],
         "triplets": [Path(f(vid, "_triplet_vector.npy"))],
         "reid": [Path(settings.reid_model(vid)), Path(settings.reid_folder(vid)) / "reid_accuracy.csv"],
         "stitch": [Path(f(vid, s)) for s in ("_el.h5", "_el_motion.h5", "_tracking.json")],
