@@ -8,6 +8,10 @@ import pytest
 from cichlid_track.atomic import atomic_path, write_text
 from cichlid_track.rule_io import explain
 
+from conftest import REPO
+
+REPO_SCRIPTS = REPO / "scripts"
+
 
 @pytest.fixture
 def tiny_fs(tmp_path):
@@ -66,3 +70,41 @@ def test_model_file_on_a_full_disk_is_explained(tiny_fs):
     line = explain(err.value, smk)
     print(line)
     assert "disk is probably full" in line and f"free in {tiny_fs}" in line and "\n" not in line, line
+
+
+def test_what_a_killed_job_left_is_removed_by_the_next_job_of_the_same_output(tmp_path, caplog):
+    """SIGKILL (or a wall-time limit past its grace period) runs no clean-up: the half-written staging folder or
+    partial file stays. The next job writing the same stage's outputs, or the same file, removes it; other
+    stages' folders, which may belong to jobs still running, stay."""
+    import signal
+    import sys
+    import textwrap
+
+    from cichlid_track.atomic import staging_dir
+
+    folder = tmp_path / "videos" / "tank 1"
+    child = textwrap.dedent(f"""
+        import os, sys, time
+        sys.path.insert(0, {str(REPO_SCRIPTS)!r})
+        from cichlid_track.atomic import atomic_path, staging_dir
+        with staging_dir({str(folder)!r}, "analyze") as tmp, atomic_path({str(folder / "t.csv")!r}) as part:
+            (tmp / "features.h5").write_bytes(b"x" * 100_000)
+            part.write_text("half")
+            print("ready", flush=True)
+            time.sleep(60)
+        """)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    other = folder / ".staging-tracklets-abc123"
+    other.mkdir()
+    left = sorted(p.name for p in folder.iterdir())
+    assert any(n.startswith(".staging-analyze-") for n in left) and any(n.endswith(".partial") for n in left)
+
+    with caplog.at_level("WARNING"), staging_dir(folder, "analyze") as tmp:
+        assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".staging-")) == sorted(
+            [tmp.name, other.name])
+    assert "left by an interrupted job (0.1 MB)" in caplog.text
+    write_text(folder / "t.csv", "complete")
+    assert sorted(p.name for p in folder.iterdir()) == [other.name, "t.csv"]

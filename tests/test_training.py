@@ -35,7 +35,8 @@ def test_training_resumes_after_sigterm_and_sigkill(demo_data, tmp_path):
     epochs = 5
     results = tmp_path / "results"
     cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
-                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10})
+                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10,
+                                                       "crop_size": 128})  # 128x128 crops: a third of the time
     s = load_settings(yaml.safe_load(cfg.read_text()), REPO / "workflow" / "schemas")
     train_dir = results / "project" / s.names.train_folder
     target = str(results / "project" / s.names.snapshot)

@@ -237,7 +237,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         batch_size=batch_size)
 
     out_dir = Path(outputs["h5"]).parent
-    with staging_dir(out_dir) as tmp:
+    with staging_dir(out_dir, "analyze") as tmp:
         crops = crop_size if outputs.get("crops") else None
         sink = StreamedFeatures(tmp / "features.h5", len(bodyparts), features_dtype, every=feature_every,
                                 crops_path=tmp / "crops.h5" if crops else None, crop_every=crop_every,

@@ -1,16 +1,30 @@
 """Write outputs so an interrupted job never leaves a file that looks complete.
 
 Everything is written under a temporary name in the destination's folder (same
-file system, so the final ``os.replace`` is atomic) and renamed at the end.
+file system, so the final ``os.replace`` is atomic) and renamed at the end. A job killed outright (SIGKILL, a
+wall-time limit past its grace period) cannot clean up: the next job writing the same output removes what that one
+left (an hour-long video's half-written features can weigh gigabytes on a scratch quota). Snakemake never runs two
+jobs for one output at once, so what carries the same output's or stage's name is always a dead job's.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def remove_leftovers(folder: Path, pattern: str) -> None:
+    """Delete what an interrupted job left in ``folder`` (files or folders matching ``pattern``)."""
+    for old in sorted(folder.glob(pattern)):
+        size = sum(p.stat().st_size for p in old.rglob("*") if p.is_file()) if old.is_dir() else old.stat().st_size
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+        log.warning("removed %s, left by an interrupted job (%.1f MB)", old, size / 1e6)
 
 
 @contextlib.contextmanager
@@ -18,6 +32,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(final.parent, f".{glob_escape(final.name)}.*.partial")
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -30,18 +45,25 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def staging_dir(final_dir: str | Path) -> Iterator[Path]:
-    """A scratch folder inside ``final_dir`` for tools (DLC) that write their own file names.
-
-    Move results out with :func:`publish`; the folder is removed whatever happens.
+def staging_dir(final_dir: str | Path, stage: str) -> Iterator[Path]:
+    """A scratch folder ``.staging-<stage>-*`` inside ``final_dir`` for tools (DLC) that write their own file
+    names. Move results out with :func:`publish`; the folder is removed whatever happens, and one that a killed
+    job of the same stage left in ``final_dir`` is removed first.
     """
     final_dir = Path(final_dir).absolute()  # DLC functions change the working directory
     final_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=final_dir))
+    remove_leftovers(final_dir, f".staging-{glob_escape(stage)}-*")
+    tmp = Path(tempfile.mkdtemp(prefix=f".staging-{stage}-", dir=final_dir))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def publish(staged: str | Path, final: str | Path) -> None:

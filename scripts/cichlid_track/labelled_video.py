@@ -45,7 +45,7 @@ def labelled_video(video: str | Path, tracks_h5: str | Path, out_mp4: str | Path
 
     dots = dot_size(body_length_px(pd.read_hdf(tracks_h5)))
     out_mp4 = Path(out_mp4).absolute()
-    with staging_dir(out_mp4.parent) as tmp:
+    with staging_dir(out_mp4.parent, "labelled_video") as tmp:
         made = tmp / "labelled.mp4"
         create_video(str(video), str(tracks_h5), color_by="individual", pcutoff=pcutoff, dotsize=dots,
                      cmap=colormap, trailpoints=trailpoints, output_path=str(made))

@@ -28,7 +28,7 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     out_el_pickle = Path(out_el_pickle).absolute()
     n_det = count_detections(assemblies_pickle)
-    with staging_dir(out_el_pickle.parent) as tmp:
+    with staging_dir(out_el_pickle.parent, "tracklets") as tmp:
         if n_det == 0:
             log.warning("%s: no fish detected in any frame; writing empty tracklets", video)
             with open(tmp / "el.pickle", "wb") as fh:
