@@ -94,14 +94,22 @@ def test_crops_identity_network_and_assignment(settings):
     on stretches where all fish are apart; stitching assigned pieces to fish by it and says so per piece."""
     import h5py
 
+    from cichlid_track.features import FeatureStore
     from cichlid_track.tracking.identity_net import load_identity
 
     ident = settings.config["identity"]
     for vid in settings.samples:
         with h5py.File(settings.video_file(vid, "_crops.h5"), "r") as f:
             every = ident["crop_every"]
-            assert f["crops"].shape[1:] == (ident["crop_height"], ident["crop_width"], 3) and f["crops"].dtype == np.uint8
+            assert f["crops"].attrs["encoding"] == f"jpeg:{ident['crop_quality']}"  # identity.crop_quality
             assert f.attrs["every"] == every and set(f["frame"][:] % every) == {0} and len(f["crops"]) > 0
+            frames, rows = f["frame"][:5], np.zeros(5, int)
+        with FeatureStore(settings.video_file(vid, "_crops.h5"), name="crops") as store:
+            crops = store.rows(frames, rows)  # decoded: uint8 images of the configured size
+            assert crops.shape == (5, ident["crop_height"], ident["crop_width"], 3) and crops.dtype == np.uint8
+            assert crops.std() > 5  # images, not blanks
+        with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
+            assert f["features"].dtype == np.int8 and "features_scale" in f  # analysis.features_dtype: int8
         model = load_identity(settings.identity_model(vid))
         assert model is not None and model.n_classes == settings.n_tracks_of(vid), vid
         held = model.summary["held_out_accuracy"]  # None when the first stretch's pieces are too short to hold out
