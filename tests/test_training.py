@@ -35,8 +35,7 @@ def test_training_resumes_after_sigterm_and_sigkill(demo_data, tmp_path):
     epochs = 5
     results = tmp_path / "results"
     cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
-                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10,
-                                                       "crop_size": 128})  # 128x128 crops: a third of the time
+                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10})
     s = load_settings(yaml.safe_load(cfg.read_text()), REPO / "workflow" / "schemas")
     train_dir = results / "project" / s.names.train_folder
     target = str(results / "project" / s.names.snapshot)
@@ -110,23 +109,3 @@ def test_new_shuffle_sets_old_snapshots_aside(tmp_path):
     (kept,) = (tmp_path / "shuffle1" / "superseded").iterdir()
     assert sorted(p.name for p in kept.iterdir()) == ["learning_stats.csv", "snapshot-010.pt", "snapshot-020.pt"]
 
-
-def test_training_crop_is_never_larger_than_the_frames(tmp_path):
-    """DLC pads frames smaller than the training crop up to it; the crop is cut to the project's frame size
-    instead (the demo's 256x192 frames: a quarter less computation per step, the same pixels seen)."""
-    import yaml
-
-    from cichlid_track.training import project_frame_size, pytorch_config_updates
-
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"video_sets": {"/v/a.mp4": {"crop": "0, 256, 0, 192"},
-                                                  "/v/b.mp4": {"crop": "0, 200, 0, 180"}, "/v/c.mp4": None}}))
-    assert project_frame_size(cfg) == (256, 192)
-    training = {"epochs": 5, "batch_size": 8, "save_epochs": 1, "learning_rate": 1e-3, "crop_size": 256}
-    u = pytorch_config_updates(training, project_frame_size(cfg))
-    assert (u["data.train.crop_sampling.width"], u["data.train.crop_sampling.height"]) == (256, 192)
-    u = pytorch_config_updates({**training, "crop_size": 448}, (1920, 1080))
-    assert (u["data.train.crop_sampling.width"], u["data.train.crop_sampling.height"]) == (448, 448)
-    cfg.write_text(yaml.safe_dump({"video_sets": {}}))
-    u = pytorch_config_updates(training, project_frame_size(cfg))
-    assert (u["data.train.crop_sampling.width"], u["data.train.crop_sampling.height"]) == (256, 256)

@@ -33,26 +33,8 @@ def set_nested(d: dict, dotted: str, value) -> None:
     d[keys[-1]] = value
 
 
-def project_frame_size(project_config: str | Path) -> tuple[int, int] | None:
-    """(width, height) of the project's largest video frames, from the crop DLC records for each video in
-    ``video_sets`` (``x1, x2, y1, y2``); None when it records none."""
-    sets = (yaml.safe_load(Path(project_config).read_text()) or {}).get("video_sets") or {}
-    sizes = []
-    for entry in sets.values():
-        try:
-            x1, x2, y1, y2 = (int(float(v)) for v in str((entry or {}).get("crop", "")).split(","))
-        except ValueError:
-            continue
-        sizes.append((x2 - x1, y2 - y1))
-    return (max(w for w, _ in sizes), max(h for _, h in sizes)) if sizes else None
-
-
-def pytorch_config_updates(training: dict, frame_size: tuple[int, int] | None = None) -> dict:
-    """Map our config's ``training`` section to dotted ``pytorch_config.yaml`` keys.
-
-    The training crop is ``crop_size`` square, but never larger than the frames (``frame_size``): DLC pads a
-    smaller frame up to the crop, and the network would spend its time on the padding (a quarter of it for
-    the demo's 256x192 frames)."""
+def pytorch_config_updates(training: dict) -> dict:
+    """Map our config's ``training`` section to dotted ``pytorch_config.yaml`` keys."""
     epochs = int(training["epochs"])
     eval_interval = training.get("eval_interval") or epochs + 1  # evaluating early crashes users' runs
     updates = {
@@ -65,8 +47,8 @@ def pytorch_config_updates(training: dict, frame_size: tuple[int, int] | None = 
         "runner.snapshots.save_optimizer_state": True,
         "runner.eval_interval": int(eval_interval),
         "runner.optimizer.params.lr": float(training["learning_rate"]),
-        "data.train.crop_sampling.width": min(int(training["crop_size"]), (frame_size or (1 << 30, 0))[0]),
-        "data.train.crop_sampling.height": min(int(training["crop_size"]), (frame_size or (0, 1 << 30))[1]),
+        "data.train.crop_sampling.width": int(training["crop_size"]),
+        "data.train.crop_sampling.height": int(training["crop_size"]),
         "device": training.get("device", "auto"),
     }
     if training.get("lr_milestones") is not None:
@@ -108,7 +90,7 @@ def create_shuffle(project_config: str | Path, shuffle: int, trainingset_index: 
     if not path.exists():
         raise FileNotFoundError(f"DeepLabCut did not write {path}; check trainingset_index and shuffle")
     cfg = yaml.safe_load(path.read_text())
-    for key, value in pytorch_config_updates(training, project_frame_size(project_config)).items():
+    for key, value in pytorch_config_updates(training).items():
         set_nested(cfg, key, value)
     apply_backbone(cfg["model"], training.get("backbone"), training.get("backbone_output_channels"))
     write_text(path, yaml.safe_dump(cfg, sort_keys=False))
