@@ -147,6 +147,7 @@ def main(argv=None):
             print(f"{scene}: {PEER} IDF1 {row['IDF1']:.3f}, HOTA {row['HOTA']:.3f}, {row['switches']} switches, "
                   f"recall {row['recall']:.3f} ({seconds:.0f} s)", flush=True)
             done = pd.concat([done[done["scene"] != scene], pd.DataFrame([row])], ignore_index=True)
+            done = done.astype({"switches": int, "seconds": int})
             a.csv.parent.mkdir(parents=True, exist_ok=True)
             done.to_csv(a.csv, index=False, float_format="%.3f")  # after each scene: a long batch keeps its rows
 
