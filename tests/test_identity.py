@@ -165,3 +165,32 @@ def test_assignment_keeps_a_fish_across_a_gap_no_link_can_span():
     post[c] = (np.array([0.6, 0.4]), np.zeros((10, 2)))
     chains, given = assign_identities([a1, b, a2, c], post, 2, 400)
     assert c not in given and chains == [[a1, a2], [b]]
+
+
+def test_global_fragments_sweep_equals_checking_every_piece_at_every_change():
+    """The sweep keeps who is present from one start or end to the next (linear in the video's length); the
+    stretches are those of the direct definition: every piece present over the whole stretch, exactly n of them."""
+    rng = np.random.default_rng(3)
+    pieces = []
+    for k in range(300):
+        s = int(rng.integers(0, 3000))
+        pieces.append(Piece(s, s + int(rng.integers(0, 80)), f"p{k}"))
+    for n in (3, 4, 5):
+        events = sorted({t.start for t in pieces} | {t.end + 1 for t in pieces})
+        direct = []
+        for a, b in zip(events[:-1], events[1:]):
+            present = tuple(t for t in pieces if t.start <= a and t.end >= b - 1)
+            if len(present) == n:
+                direct.append((present, a, b - 1))
+        assert global_fragments(pieces, n) == direct and direct
+
+
+def test_crop_statistics_summed_piece_by_piece_equal_those_of_all_crops():
+    from cichlid_track.tracking.identity_net import channel_stats
+
+    rng = np.random.default_rng(0)
+    sets = [rng.integers(0, 256, (int(rng.integers(1, 30)), 20, 40, 3), dtype=np.uint8) for _ in range(20)]
+    every = np.concatenate(sets).reshape(-1, 3).astype(np.float64) / 255
+    mean, sd = channel_stats(sets)
+    np.testing.assert_allclose(mean, every.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(sd, every.std(0) + 1e-3, rtol=1e-5)

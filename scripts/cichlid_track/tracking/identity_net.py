@@ -84,13 +84,32 @@ def piece_crops(pieces: list, store, max_per_piece: int | None = None, min_crops
 def global_fragments(pieces: list, n: int) -> list[tuple[tuple, int, int]]:
     """Stretches (pieces, first frame, last frame) where exactly ``n`` of ``pieces`` are present together,
     one per change of who is present, by a sweep over piece starts and ends."""
-    events = sorted({t.start for t in pieces} | {t.end + 1 for t in pieces})
+    starts, ends = {}, {}
+    for i, t in enumerate(pieces):
+        starts.setdefault(t.start, []).append(i)
+        ends.setdefault(t.end + 1, []).append(i)
+    events = sorted(set(starts) | set(ends))
+    active: set[int] = set()  # who is present from one event to the next: linear in the video's length
     out = []
     for a, b in zip(events[:-1], events[1:]):
-        present = tuple(t for t in pieces if t.start <= a and t.end >= b - 1)
-        if len(present) == n:
-            out.append((present, a, b - 1))
+        active.difference_update(ends.get(a, ()))
+        active.update(starts.get(a, ()))
+        if len(active) == n:
+            out.append((tuple(pieces[i] for i in sorted(active)), a, b - 1))
     return out
+
+
+def channel_stats(crop_sets) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and sd (0-1 scale, float32) over all pixels of all crops, summed set by set."""
+    total, sq, count = np.zeros(3), np.zeros(3), 0
+    for c in crop_sets:
+        px = c.reshape(-1, 3)
+        total += px.sum(0, dtype=np.float64)
+        sq += (px.astype(np.float64) ** 2).sum(0)
+        count += len(px)
+    mean = total / max(count, 1)
+    var = np.maximum(sq / max(count, 1) - mean ** 2, 0)
+    return (mean / 255).astype(np.float32), (np.sqrt(var) / 255 + 1e-3).astype(np.float32)
 
 
 def _tensors(crops: np.ndarray, mean: np.ndarray, std: np.ndarray):
@@ -117,7 +136,8 @@ def _augment(x, gen):
 
 
 def _train(model: IdentityNet, x, y, steps: int, settings: TrainingSettings, gen) -> float:
-    """``steps`` of class-balanced mini-batches; returns the last 50 steps' mean loss."""
+    """``steps`` of class-balanced mini-batches of ``x`` (uint8 crops, normalised per batch: an hour-long video's
+    training set stays at 1 byte per pixel); returns the last 50 steps' mean loss."""
     import torch
     import torch.nn.functional as F
 
@@ -129,7 +149,7 @@ def _train(model: IdentityNet, x, y, steps: int, settings: TrainingSettings, gen
     losses = []
     for _ in range(steps):
         idx = torch.multinomial(weights, BATCH, replacement=True, generator=gen)
-        xb = _augment(x[idx], gen).to(settings.device)
+        xb = _augment(_tensors(x[idx].numpy(), model.mean, model.std), gen).to(settings.device)
         loss = F.cross_entropy(model.net(xb), y[idx].to(settings.device), label_smoothing=0.05)
         opt.zero_grad()
         loss.backward()
@@ -156,15 +176,24 @@ def crop_probabilities(model: IdentityNet, crops: np.ndarray, device: str = "cpu
 def piece_posteriors(model: IdentityNet, crops: dict, device: str = "cpu") -> dict:
     """{piece: (probabilities over the fish (n,), per-crop probabilities (m, n))}; the piece's probability
     is the mean of its crops' (robust to a few bad crops, unlike a product of correlated frames)."""
-    if not crops:
-        return {}
-    order = list(crops)
-    probs = crop_probabilities(model, np.concatenate([crops[t] for t in order]), device)
-    out, at = {}, 0
-    for t in order:
-        p = probs[at:at + len(crops[t])]
-        at += len(crops[t])
-        out[t] = (p.mean(0), p)
+    out, group, size = {}, [], 0
+
+    def classify():
+        probs = crop_probabilities(model, np.concatenate([crops[t] for t in group]), device)
+        at = 0
+        for t in group:
+            p = probs[at:at + len(crops[t])]
+            at += len(crops[t])
+            out[t] = (p.mean(0), p)
+
+    for t in crops:  # a few thousand crops at a time, not one copy of the whole video's
+        group.append(t)
+        size += len(crops[t])
+        if size >= 4096:
+            classify()
+            group, size = [], 0
+    if group:
+        classify()
     return out
 
 
@@ -190,9 +219,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
     frags.sort(key=quality, reverse=True)
     first = frags[0][0]
     labels = {t: k for k, t in enumerate(first)}
-    all_crops = np.concatenate([crops[t] for t in crops])
-    mean = (all_crops.reshape(-1, 3).astype(np.float64) / 255).mean(0).astype(np.float32)
-    std = ((all_crops.reshape(-1, 3).astype(np.float64) / 255).std(0) + 1e-3).astype(np.float32)
+    mean, std = channel_stats(crops.values())
     model = IdentityNet(make_net(n).to(settings.device), mean, std, n)
 
     # round 0 on the first stretch; its pieces' last fifth is held out to say how well it learned
@@ -204,7 +231,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
         if cut < len(c):
             held_x.append(c[cut:])
             held_y.append(np.full(len(c) - cut, k))
-    x = _tensors(np.concatenate([c for c, _ in train_sets]), mean, std)
+    x = torch.from_numpy(np.concatenate([c for c, _ in train_sets]))  # uint8: normalised batch by batch
     y = torch.from_numpy(np.concatenate([np.full(len(c), k) for c, k in train_sets])).long()
     def steps_for(n_crops):
         return int(np.clip(settings.epochs * n_crops / BATCH, 30, settings.steps))
@@ -234,7 +261,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
         if not new:
             break
         labels.update(new)
-        x = _tensors(np.concatenate([crops[t] for t in labels]), mean, std)
+        x = torch.from_numpy(np.concatenate([crops[t] for t in labels]))
         y = torch.from_numpy(np.concatenate([np.full(len(crops[t]), k) for t, k in labels.items()])).long()
         loss = _train(model, x, y, steps_for(len(y)) // 2, settings, gen)  # from where it stands: half as long
         history.append({"round": rnd, "pieces": len(labels), "crops": int(len(y)), "loss": round(loss, 4)})
