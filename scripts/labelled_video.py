@@ -5,7 +5,7 @@ from cichlid_track.labelled_video import labelled_video
 
 def main(smk):
     dots = labelled_video(smk.input.video, smk.input.tracks, smk.output[0], trailpoints=smk.params.trailpoints,
-                          pcutoff=smk.params.pcutoff, colormap=smk.params.colormap)
+                          pcutoff=smk.params.pcutoff, colormap=smk.params.colormap, crf=smk.params.crf)
     print(f"labelled video written, dots of {dots} px")
 
 

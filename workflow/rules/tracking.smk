@@ -75,6 +75,7 @@ rule labelled_video:
         trailpoints=config["video"]["trailpoints"],
         pcutoff=SETTINGS.pcutoff,
         colormap=SETTINGS.dlc.get("colormap", "rainbow"),
+        crf=config["video"]["crf"],
     resources:
         runtime=runtime_of_video("labelled_video"),
     log:
