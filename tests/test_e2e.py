@@ -109,7 +109,8 @@ def test_crops_identity_network_and_assignment(settings):
             assert crops.shape == (5, ident["crop_height"], ident["crop_width"], 3) and crops.dtype == np.uint8
             assert crops.std() > 5  # images, not blanks
         with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
-            assert f["features"].dtype == np.int8 and "features_scale" in f  # analysis.features_dtype: int8
+            dtype = settings.config["analysis"]["features_dtype"]  # int8 by default: a scale per keypoint and map
+            assert f["features"].dtype == np.dtype(dtype) and ("features_scale" in f) == (dtype == "int8")
         model = load_identity(settings.identity_model(vid))
         assert model is not None and model.n_classes == settings.n_tracks_of(vid), vid
         held = model.summary["held_out_accuracy"]  # None when the first stretch's pieces are too short to hold out
