@@ -15,7 +15,8 @@ Layout of ``<prefix>_bpt_features.h5`` (rows = detected assemblies, in the order
   magnitude, half the bytes of float16).
 
 The crops file (:mod:`.crops`) has the same rows; its ``crops`` are JPEG scan data (attributes: ``shape``,
-``encoding``, and ``jpeg_header``, the tables common to all crops) or raw uint8 images. :class:`FeatureStore` hands out decoded float32 vectors or uint8 images either way.
+``encoding``, and ``jpeg_header``, the tables common to all crops) or raw uint8 images. :class:`FeatureStore`
+hands out decoded float32 vectors or uint8 images either way.
 
 One deterministic file, written under a temporary name and renamed when complete.
 """
