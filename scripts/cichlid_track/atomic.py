@@ -9,6 +9,7 @@ jobs for one output at once, so what carries the same output's or stage's name i
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import shutil
@@ -22,8 +23,12 @@ log = logging.getLogger(__name__)
 def remove_leftovers(folder: Path, pattern: str) -> None:
     """Delete what an interrupted job left in ``folder`` (files or folders matching ``pattern``)."""
     for old in sorted(folder.glob(pattern)):
-        size = sum(p.stat().st_size for p in old.rglob("*") if p.is_file()) if old.is_dir() else old.stat().st_size
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+        if old.is_dir():
+            size = sum(p.stat().st_size for p in old.rglob("*") if p.is_file())
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            size = old.stat().st_size
+            old.unlink(missing_ok=True)
         log.warning("removed %s, left by an interrupted job (%.1f MB)", old, size / 1e6)
 
 
@@ -32,7 +37,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(final.parent, f".{glob_escape(final.name)}.*.partial")
+    remove_leftovers(final.parent, f".{glob.escape(final.name)}.*.partial")
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -52,18 +57,12 @@ def staging_dir(final_dir: str | Path, stage: str) -> Iterator[Path]:
     """
     final_dir = Path(final_dir).absolute()  # DLC functions change the working directory
     final_dir.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(final_dir, f".staging-{glob_escape(stage)}-*")
+    remove_leftovers(final_dir, f".staging-{glob.escape(stage)}-*")
     tmp = Path(tempfile.mkdtemp(prefix=f".staging-{stage}-", dir=final_dir))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def publish(staged: str | Path, final: str | Path) -> None:

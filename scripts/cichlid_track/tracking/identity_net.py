@@ -149,7 +149,7 @@ def _train(model: IdentityNet, x, y, steps: int, settings: TrainingSettings, gen
     losses = []
     for _ in range(steps):
         idx = torch.multinomial(weights, BATCH, replacement=True, generator=gen)
-        xb = _augment(_tensors(x[idx].numpy(), model.mean, model.std), gen).to(settings.device)
+        xb = _augment(_tensors(x[idx.numpy()], model.mean, model.std), gen).to(settings.device)
         loss = F.cross_entropy(model.net(xb), y[idx].to(settings.device), label_smoothing=0.05)
         opt.zero_grad()
         loss.backward()
@@ -231,7 +231,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
         if cut < len(c):
             held_x.append(c[cut:])
             held_y.append(np.full(len(c) - cut, k))
-    x = torch.from_numpy(np.concatenate([c for c, _ in train_sets]))  # uint8: normalised batch by batch
+    x = np.concatenate([c for c, _ in train_sets])  # uint8: normalised batch by batch
     y = torch.from_numpy(np.concatenate([np.full(len(c), k) for c, k in train_sets])).long()
     def steps_for(n_crops):
         return int(np.clip(settings.epochs * n_crops / BATCH, 30, settings.steps))
@@ -261,7 +261,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
         if not new:
             break
         labels.update(new)
-        x = torch.from_numpy(np.concatenate([crops[t] for t in labels]))
+        x = np.concatenate([crops[t] for t in labels])
         y = torch.from_numpy(np.concatenate([np.full(len(crops[t]), k) for t, k in labels.items()])).long()
         loss = _train(model, x, y, steps_for(len(y)) // 2, settings, gen)  # from where it stands: half as long
         history.append({"round": rnd, "pieces": len(labels), "crops": int(len(y)), "loss": round(loss, 4)})
