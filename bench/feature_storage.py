@@ -69,8 +69,11 @@ def rerun_with_defaults(cfg_path: Path, workdir: Path, out: Path) -> Path:
     shutil.copytree(results, out / "results", symlinks=True,
                     ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks", "qc"))
     shutil.copytree(results / "qc", out / "results" / "qc", ignore=shutil.ignore_patterns("videos", "batch.tsv"))
-    analysis = {k: v for k, v in cfg.get("analysis", {}).items() if k not in ("keep_full_features", "fine_channels")}
-    cfg.update(results=str(out / "results"), analysis=analysis)
+    # storage keys back to their defaults (full width, float16 and raw crops are what "before" stored)
+    analysis = {k: v for k, v in cfg.get("analysis", {}).items()
+                if k not in ("keep_full_features", "fine_channels", "features_dtype")}
+    identity = {k: v for k, v in cfg.get("identity", {}).items() if k != "crop_quality"}
+    cfg.update(results=str(out / "results"), analysis=analysis, identity=identity)
     new = out / "config.yaml"
     new.write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),

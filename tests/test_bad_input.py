@@ -50,9 +50,10 @@ def bad_batch(settings, demo_run, tmp_path_factory):
     shutil.copytree(demo_run["results"], work / "results",
                     ignore=shutil.ignore_patterns("videos", "groups", "logs", "benchmarks"))
     # a relative results folder on purpose (DLC functions change the working directory)
-    # re-ID trained briefly: what is checked here is what each awkward video does, not the tracks' quality
+    # re-ID and the identity network trained briefly: what is checked here is what each awkward video does, not
+    # the tracks' quality
     cfg = write_config(work / "bad.yaml", project=str(project), samples=str(sheet), results="results",
-                       reid={"epochs": 5})
+                       reid={"epochs": 5}, identity={"rounds": 1, "epochs": 10})
     proc = run_snakemake(work, [cfg], "--keep-going", check=False)
     # the same names, read from here: results as an absolute path
     settings = load_settings({**yaml.safe_load(cfg.read_text()), "results": str(work / "results")},

@@ -35,7 +35,8 @@ def test_training_resumes_after_sigterm_and_sigkill(demo_data, tmp_path):
     epochs = 5
     results = tmp_path / "results"
     cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
-                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10})
+                       results=str(results), training={"epochs": epochs, "save_epochs": 1, "max_snapshots": 10,
+                                                         "crop_size": 128})  # resuming, not quality: small crops
     s = load_settings(yaml.safe_load(cfg.read_text()), REPO / "workflow" / "schemas")
     train_dir = results / "project" / s.names.train_folder
     target = str(results / "project" / s.names.snapshot)
@@ -108,3 +109,4 @@ def test_new_shuffle_sets_old_snapshots_aside(tmp_path):
     assert latest_snapshot(train, upto=100) is None
     (kept,) = (tmp_path / "shuffle1" / "superseded").iterdir()
     assert sorted(p.name for p in kept.iterdir()) == ["learning_stats.csv", "snapshot-010.pt", "snapshot-020.pt"]
+
