@@ -109,4 +109,3 @@ def test_new_shuffle_sets_old_snapshots_aside(tmp_path):
     assert latest_snapshot(train, upto=100) is None
     (kept,) = (tmp_path / "shuffle1" / "superseded").iterdir()
     assert sorted(p.name for p in kept.iterdir()) == ["learning_stats.csv", "snapshot-010.pt", "snapshot-020.pt"]
-
