@@ -8,11 +8,14 @@ at any resolution.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import publish, staging_dir
+
+log = logging.getLogger(__name__)
 
 DOT_PER_BODY_LENGTH = 1 / 30  # dot radius: a fish 45 px long gets 2 px dots, one 300 px long 10 px
 
@@ -56,19 +59,17 @@ def to_h264(src: Path, dst: Path, crf: int) -> bool:
     """Re-encode DLC's MPEG-4 Part 2 (``mp4v``) video as H.264 of constant quality ``crf`` (every frame kept):
     about a quarter of the bytes (27 -> 6.7 MB per minute of 10 fish at 384x288). False, with a warning,
     when there is no ffmpeg or it fails: the mp4v video is then kept."""
-    import logging
     import subprocess
 
     exe = ffmpeg_exe()
     if exe is None:
-        logging.getLogger(__name__).warning("no ffmpeg found: the labelled video stays in DLC's mp4v encoding")
+        log.warning("no ffmpeg found: the labelled video stays in DLC's mp4v encoding")
         return False
     proc = subprocess.run([exe, "-v", "error", "-y", "-i", str(src), "-c:v", "libx264", "-preset", "veryfast",
                            "-crf", str(int(crf)), "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an", str(dst)],
                           capture_output=True, text=True)
     if proc.returncode != 0 or not dst.exists():
-        logging.getLogger(__name__).warning("H.264 re-encoding failed (%s): the labelled video stays in mp4v",
-                                            proc.stderr.strip()[-300:])
+        log.warning("H.264 re-encoding failed (%s): the labelled video stays in mp4v", proc.stderr.strip()[-300:])
         return False
     return True
 
