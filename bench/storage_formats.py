@@ -64,6 +64,7 @@ def score(settings, vid: str, crops: Path, features: Path, scratch: Path) -> dic
     start = time.time()
     train_identity_file(settings.video_file(vid, "_el.pickle"), crops, model, settings.n_tracks_of(vid),
                         stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
+                        jump=cfg["reid"]["jump"],
                         settings=TrainingSettings(steps=ident["steps"], epochs=ident["epochs"], rounds=ident["rounds"],
                                                   seed=ident["seed"], device="cpu"))
     seconds = time.time() - start

@@ -90,12 +90,14 @@ def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float)
     import pickle
 
     from cichlid_track.metrics import centroids
-    from cichlid_track.tracking import cleaned_tracklets, cut_pieces, fill_gaps, merge, tracks_dataframe
+    from cichlid_track.tracking import cleaned_tracklets, fill_gaps, merge, tracks_dataframe
+    from cichlid_track.tracking.stitch import video_pieces
 
     # the tracklets, and the body length, exactly as our stitcher sees them, so that the pieces are the same
     with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
         raw, tracks, body_len, _ = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
-    pieces = cut_pieces(raw, tracks, settings.config["reid"]["contact"] * body_len)
+    reid = settings.config["reid"]
+    pieces = video_pieces(raw, tracks, body_len, reid["contact"], reid["jump"])
     gt = np.stack(list(centroids(truth).values()))
     fish = [[] for _ in range(len(gt))]
     for t in sorted(pieces, key=len, reverse=True):

@@ -11,7 +11,8 @@ def main(smk):
     settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed,
                                 device=resolve_device(p.device))
     summary = train_identity_file(smk.input.tracklets, smk.input.crops, smk.output[0], p.n_fish,
-                                  stray=p.stray_keypoints, contact=p.contact, settings=settings)
+                                  stray=p.stray_keypoints, contact=p.contact, jump=p.jump,
+                                  settings=settings)
     print("identity network:", summary)
 
 

@@ -12,7 +12,7 @@ def main(smk):
     result = stitch_files(smk.input.tracklets, smk.input.features, smk.input.meta, smk.input.reid, p.n_tracks,
                           p.individuals, p.scorer, feature_parts=p.feature_parts, body_colour=p.body_colour,
                           min_length=p.min_length, method=p.method, appearance_weight=p.appearance_weight,
-                          contact=p.contact, max_gap=p.max_gap, stray=p.stray_keypoints,
+                          contact=p.contact, jump=p.jump, max_gap=p.max_gap, stray=p.stray_keypoints,
                           identity_model=smk.input.get("identity"), crops_h5=smk.input.get("crops"),
                           assignment=p.assignment)
     for df, out in ((result.reid, smk.output.tracks), (result.motion, smk.output.motion)):

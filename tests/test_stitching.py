@@ -185,6 +185,29 @@ def test_pieces_undo_a_swap_inside_dlcs_tracklets(tmp_path):
     assert pieces.reid.notna().all().all()  # the contact frames are placed too
 
 
+def test_a_tracklet_that_jumps_to_another_fish_is_cut_there(tmp_path):
+    """Far from any contact, DLC's tracker can still trade two fish (an assembly error in one frame): here A swims
+    on y=50 and B on y=90, 40 px (2.5 body lengths) apart, and at frame 20 both tracklets jump lanes. No contact
+    cuts them, so without the jump cut each track holds both fish; with it, each fish keeps its lane."""
+    feat = {"A": np.tile([1.0, 0, 0, 0], (K, 1)), "B": np.tile([0, 1.0, 0, 0], (K, 1))}
+    tracks, dets = {0: {}, 1: {}, "header": None}, {}
+    for f in range(40):
+        a, b = pose(20 + 3 * f, 50), pose(20 + 3 * f, 90)
+        dets[f] = [(a, feat["A"]), (b, feat["B"])]
+        first, second = (a, b) if f < 20 else (b, a)
+        tracks[0][f"frame{f:03d}"] = np.c_[first, -np.ones(K)]
+        tracks[1][f"frame{f:03d}"] = np.c_[second, -np.ones(K)]
+    el = tmp_path / "j_el.pickle"
+    with open(el, "wb") as fh:
+        pickle.dump(tracks, fh)
+    store, names = FakeStore(dets), ["fish1", "fish2"]
+    cut = stitch_video(el, 2, names, 40, "s", ["a", "b", "c"], min_length=3, store=store, embed=embed, jump=0.5)
+    kept = stitch_video(el, 2, names, 40, "s", ["a", "b", "c"], min_length=3, store=store, embed=embed, jump=None)
+    assert cut.summary["pieces"] == 4 and kept.summary["pieces"] == 2
+    assert sorted(lanes(cut.reid, n) for n in names) == [{50}, {90}]
+    assert sorted(lanes(kept.reid, n) for n in names) == [{50, 90}, {50, 90}]
+
+
 def test_fill_gaps_interpolates_short_gaps_only():
     import pandas as pd
 

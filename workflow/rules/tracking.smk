@@ -8,6 +8,7 @@ rule identity:
     params:
         n_fish=lambda wc: SETTINGS.n_tracks_of(wc.vid),
         contact=config["reid"]["contact"],
+        jump=config["reid"]["jump"],
         stray_keypoints=config["tracking"]["stray_keypoints"],
         steps=config["identity"]["steps"],
         epochs=config["identity"]["epochs"],
@@ -46,6 +47,7 @@ rule stitch:
         appearance_weight=config["reid"]["appearance_weight"],
         method=config["reid"]["method"],
         contact=config["reid"]["contact"],
+        jump=config["reid"]["jump"],
         feature_parts=config["reid"]["feature_parts"],
         body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],

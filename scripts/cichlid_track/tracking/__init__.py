@@ -10,7 +10,8 @@ the re-ID model), which runs :func:`stitch_video` (:mod:`.stitch`) from ``_el.pi
    unit of every distance below. :mod:`.tracklet_io` reads the tracklet file.
 1. :mod:`.contacts` cuts every tracklet where it starts or stops touching another fish (centroids
    closer than ``reid.contact`` body lengths, or a fish vanishing into or appearing out of another);
-   each contact frame is its own piece. Between contacts a piece is one fish.
+   each contact frame is its own piece; and where a tracklet moves more than ``reid.jump`` body lengths in a
+   frame (the tracker jumped to another fish without a contact). Between cuts a piece is one fish.
 2. :mod:`.link_model` fits, for this video, how likely a link is between pieces of the same fish
    rather than of two fish, as log-likelihood ratios. Appearance (:mod:`.appearance`), one ratio per
    cue: the cosine similarity of the pieces' mean re-ID embeddings (DLC's transformer) and of their

@@ -66,19 +66,37 @@ def contact_frames(tracks: dict, limit_px: float) -> dict:
     return out
 
 
-def split_at_contacts(raw: dict, contacts: dict) -> dict:
+def jump_frames(tracks: dict, limit_px: float) -> dict:
+    """{tracklet id: frames where its centroid lies more than ``limit_px`` per frame from where it was last}:
+    faster than a fish swims, so the tracker has jumped to another fish there."""
+    out = {}
+    for tid, track in tracks.items():
+        if len(track) < 2:
+            continue
+        frames = np.sort(np.fromiter(track, dtype=np.int64, count=len(track)))
+        xy = centroids(np.stack([track[f] for f in frames]))
+        ok = np.isfinite(xy).all(axis=1)
+        frames, xy = frames[ok], xy[ok]
+        step = np.linalg.norm(np.diff(xy, axis=0), axis=1) / np.diff(frames)
+        out[tid] = set(frames[1:][step > limit_px].tolist())
+    return out
+
+
+def split_at_contacts(raw: dict, contacts: dict, jumps: dict | None = None) -> dict:
     """DLC's tracklet dict (``_el.pickle`` content) cut into pieces: runs of frames without contact,
-    and each contact frame alone. Keys are ``(original tracklet id, piece number)``."""
+    and each contact frame alone; a piece also ends before a frame in ``jumps``.
+    Keys are ``(original tracklet id, piece number)``."""
     out = {k: v for k, v in raw.items() if k in ("header", "single")}
     n = 0
     for tid, frames in raw.items():
         if tid in ("header", "single") or not isinstance(frames, dict):
             continue
         touching = contacts.get(tid, set())
+        jumped = (jumps or {}).get(tid, set())
         piece, prev = None, None
         for key in sorted(frames, key=frame_index):
             alone = frame_index(key) in touching
-            if piece is None or alone or prev:
+            if piece is None or alone or prev or frame_index(key) in jumped:
                 piece = out.setdefault((tid, n), {})
                 n += 1
             piece[key] = frames[key]
@@ -86,6 +104,8 @@ def split_at_contacts(raw: dict, contacts: dict) -> dict:
     return out
 
 
-def cut_pieces(raw: dict, tracks: dict, limit_px: float) -> list:
-    """DLC ``Tracklet`` pieces of a video's tracklets cut where fish come closer than ``limit_px``."""
-    return tracklet_objects(split_at_contacts(raw, contact_frames(tracks, limit_px)))
+def cut_pieces(raw: dict, tracks: dict, limit_px: float, jump_px: float | None = None) -> list:
+    """DLC ``Tracklet`` pieces of a video's tracklets cut where fish come closer than ``limit_px``, and where
+    a tracklet moves more than ``jump_px`` in a frame (None: no such cut)."""
+    jumps = jump_frames(tracks, jump_px) if jump_px else None
+    return tracklet_objects(split_at_contacts(raw, contact_frames(tracks, limit_px), jumps))

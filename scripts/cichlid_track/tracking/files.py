@@ -15,13 +15,13 @@ def stitch_options(config: dict) -> dict:
     r, t = config["reid"], config["tracking"]
     return dict(feature_parts=r["feature_parts"], body_colour=r["body_colour"], min_length=t["min_length"],
                 method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
-                max_gap=t["max_gap"], stray=t["stray_keypoints"], assignment=config["identity"]["assignment"])
+                jump=r["jump"], max_gap=t["max_gap"], stray=t["stray_keypoints"], assignment=config["identity"]["assignment"])
 
 
 def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int, individuals: list[str],
                  scorer: str, *, feature_parts, body_colour: bool, min_length: int, method: str,
                  appearance_weight: float, contact: float, max_gap: int, stray: float | None,
-                 identity_model=None, crops_h5=None, assignment: bool = True) -> StitchResult:
+                 jump: float | None = None, identity_model=None, crops_h5=None, assignment: bool = True) -> StitchResult:
     """Read what stitching needs and run :func:`stitch_video`. The re-ID embedding runs on the CPU: a few
     thousand sampled detections per video, not worth holding a GPU for. identity_model, crops_h5: the
     ``identity`` rule's network and the analysis' crops (None: stitching without a network)."""
@@ -50,7 +50,7 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
         result = stitch_video(el_pickle, n_tracks, list(individuals), int(meta["nframes"]), scorer,
                               list(meta["bodyparts"]), min_length=min_length, store=store, embed=embed,
                               method=method, appearance_weight=appearance_weight, contact=contact,
-                              max_gap=max_gap, body_store=body_store, stray=stray, identity=identity,
+                              jump=jump, max_gap=max_gap, body_store=body_store, stray=stray, identity=identity,
                               crop_store=crop_store, assignment=assignment)
     if embed is None:
         import torch
@@ -60,7 +60,7 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
 
 
 def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float | None, contact: float,
-                        settings=None) -> dict:
+                        jump: float | None = None, settings=None) -> dict:
     """The ``identity`` rule: the video's pieces (as stitching cuts them) and crops in, the identity network's
     weights out (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
@@ -72,7 +72,7 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     with open(el_pickle, "rb") as fh:
         raw = pickle.load(fh)
     raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
-    pieces = video_pieces(raw, tracks, body_len, contact) if tracks else []
+    pieces = video_pieces(raw, tracks, body_len, contact, jump) if tracks else []
     with FeatureStore(crops_h5, name="crops") as store:
         crops = piece_crops(pieces, store, settings.max_crops_per_piece)
     model = train_identity(pieces, crops, n_fish, settings) if crops else None

@@ -41,14 +41,14 @@ def identity_cue(posteriors: dict) -> dict:
 
 def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
                   body_len: float, contact: float, summary: dict, body_store=None, identity=None, crop_store=None,
-                  assignment: bool = True):
+                  assignment: bool = True, jump: float | None = None):
     """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout.
     raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it;
     body_store: features with the ``body`` colour, a second appearance cue (None: transformer only);
     identity, crop_store: the video's identity network and its crops (None: no network); assignment: with a
     network of ``n_tracks`` classes, pieces go to fish by it (:mod:`.assignment`) instead of min-cost flow links
     (the network is then one more appearance cue)."""
-    pieces = video_pieces(raw, tracks, body_len, contact)
+    pieces = video_pieces(raw, tracks, body_len, contact, jump)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
         return None
@@ -92,22 +92,24 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
                             animal_names, n_frames)
 
 
-def video_pieces(raw: dict, tracks: dict, body_len: float, contact: float) -> list:
-    """The video's pieces (tracklets cut where fish touch): what the identity network learns and stitching links."""
-    return cut_pieces(raw, tracks, contact * body_len)
+def video_pieces(raw: dict, tracks: dict, body_len: float, contact: float, jump: float | None = None) -> list:
+    """The video's pieces (tracklets cut where fish touch, and where one jumps farther than ``jump`` body lengths
+    in a frame): what the identity network learns and stitching links."""
+    return cut_pieces(raw, tracks, contact * body_len, jump * body_len if jump else None)
 
 
 def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: int, scorer: str,
                  bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
                  appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0,
                  body_store=None, stray: float | None = 0.75, identity=None, crop_store=None,
-                 assignment: bool = True) -> StitchResult:
+                 assignment: bool = True, jump: float | None = None) -> StitchResult:
     """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
 
     ``max_gap``: gaps of at most this many frames are interpolated in both outputs; ``body_store``:
     features read as body colour, a second appearance cue of method ``pieces``; ``stray``: keypoints
     farther than this many body lengths from the middle of their fish are dropped first
-    (:func:`drop_stray_keypoints`; None: kept); ``identity``, ``crop_store``, ``assignment``: the
+    (:func:`drop_stray_keypoints`; None: kept); ``jump``: pieces also end where a tracklet moves more than this
+    many body lengths in a frame (None: no such cut); ``identity``, ``crop_store``, ``assignment``: the
     video's identity network, its crops, and whether pieces are assigned by it (:func:`stitch_pieces`).
     """
     import pickle
@@ -137,7 +139,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     if method == "pieces":
         reid_df = stitch_pieces(raw, tracks, n_tracks, animal_names, n_frames, store, embed, body_len, contact,
                                 summary, body_store=body_store, identity=identity, crop_store=crop_store,
-                                assignment=assignment)
+                                assignment=assignment, jump=jump)
         if reid_df is None:
             log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
                         el_pickle, PIECE_MIN_LENGTH)
