@@ -160,7 +160,7 @@ def test_walltime_kill_then_retry_resumes_training(cluster, demo_data, tmp_path)
     cfg = write_config(tmp_path / "c.yaml", project=str(demo_data["config"]), samples=str(demo_data["samples"]),
                        results=str(tmp_path / "results"),
                        training={"epochs": 10, "save_epochs": 1, "max_snapshots": 20,
-                                 "crop_size": 128})  # resuming, not quality: small crops (~14 s an epoch here)
+                                 "crop_size": 128})  # resuming, not quality: small crops
     profile = slurm_profile(tmp_path, retries=1)
     prof = yaml.safe_load((profile / "config.yaml").read_text())
     prof["set-resources"]["train"]["runtime"] = "1 if attempt == 1 else 20"  # minutes
