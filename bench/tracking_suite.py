@@ -11,7 +11,7 @@ workflow on them (one sample sheet, ``n_fish`` per video) and scores per scene:
   no identity network (crops off)`` (the transformer, body colour and motion only, as before the network) and
   ``ours, no jump cut (reid.jump: null)``;
 - ``motion only``: ``_el_motion.h5`` (DLC's own stitcher, its default cost);
-- ``ceiling``: our pieces (tracklets cut at contacts) linked by the ground truth itself, the best any linking
+- ``ceiling``: our pieces (tracklets cut at contacts and jumps) linked by the ground truth itself, the best any linking
   of these detections could do; below the goal it says the cap is detection or assembly, not linking;
 - ``idtracker.ai 6.0.14``: read from ``--peer`` (bench/results/idtracker_scores.csv) where a row for the scene
   exists (idtracker.ai takes 10-40 min per video on a CPU, so it is run once per scene, not here).
