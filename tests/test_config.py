@@ -183,3 +183,20 @@ def test_fish_per_video_from_the_sample_sheet(config, demo_data, tmp_path):
 
     with pytest.raises(SampleSheetError, match=r"s.tsv row 2: 'n_fish' is 'four'; give the number of fish"):
         load_settings(copy.deepcopy(config), SCHEMAS)
+
+
+@pytest.mark.parametrize("crop, size", [(128, (128, 128)), ([256, 192], (256, 192))])
+def test_training_crop_is_a_square_or_width_and_height(config, crop, size):
+    from cichlid_track.training import pytorch_config_updates
+
+    config["training"]["crop_size"] = crop
+    load_settings(config, SCHEMAS)
+    updates = pytorch_config_updates(config["training"])
+    assert (updates["data.train.crop_sampling.width"], updates["data.train.crop_sampling.height"]) == size
+
+
+@pytest.mark.parametrize("crop", [[256], [256, 192, 3], "256", [256, 16]])
+def test_a_wrong_training_crop_is_named(config, crop):
+    config["training"]["crop_size"] = crop
+    msg = error_of(config)
+    assert "training.crop_size" in msg, msg

@@ -37,6 +37,8 @@ def pytorch_config_updates(training: dict) -> dict:
     """Map our config's ``training`` section to dotted ``pytorch_config.yaml`` keys."""
     epochs = int(training["epochs"])
     eval_interval = training.get("eval_interval") or epochs + 1  # evaluating early crashes users' runs
+    crop = training["crop_size"]
+    crop_width, crop_height = (int(crop), int(crop)) if isinstance(crop, int) else map(int, crop)
     updates = {
         "train_settings.epochs": epochs,
         "train_settings.batch_size": int(training["batch_size"]),
@@ -47,8 +49,8 @@ def pytorch_config_updates(training: dict) -> dict:
         "runner.snapshots.save_optimizer_state": True,
         "runner.eval_interval": int(eval_interval),
         "runner.optimizer.params.lr": float(training["learning_rate"]),
-        "data.train.crop_sampling.width": int(training["crop_size"]),
-        "data.train.crop_sampling.height": int(training["crop_size"]),
+        "data.train.crop_sampling.width": crop_width,
+        "data.train.crop_sampling.height": crop_height,
         "device": training.get("device", "auto"),
     }
     if training.get("lr_milestones") is not None:
