@@ -86,6 +86,7 @@ def run_workflow(out: Path, scene: dict, epochs: int, cores: int) -> Path:
     base.update(project=scene["config"], samples=str(sheet), results=str(out / "results"),
                 ground_truth=scene["ground_truth"])
     base["training"]["epochs"] = epochs
+    base["training"]["crop_size"] = 256  # as measured; the demo config crops to its own 256x192 frames
     cfg = out / "config.yaml"
     cfg.write_text(yaml.safe_dump(base, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory",

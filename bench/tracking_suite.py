@@ -87,6 +87,7 @@ def run_workflow(out: Path, data: dict, epochs: int, cores: int) -> Path:
     cfg.update(project=data["project"], samples=data["samples"], ground_truth=data["ground_truth"],
                results=str(out / "results"))
     cfg["training"]["epochs"] = epochs
+    cfg["training"]["crop_size"] = 256  # as measured; the demo config crops to its own 256x192 frames
     path = out / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory",
