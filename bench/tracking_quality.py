@@ -51,12 +51,13 @@ def dlc_shelf_from_ours(features_h5: Path, out: Path, n_frames: int, parts) -> N
 def dlc_stock_stitch(settings, vid: str, work: Path) -> tuple[pd.DataFrame, float]:
     import deeplabcut
 
+    from cichlid_track import dlc_pickles
     from cichlid_track.dlc_calls import dlc_snapshot_index, link_video
 
     prefix = f"{vid}{settings.scorer}"
     folder = work / vid
     folder.mkdir(parents=True)
-    shutil.copy(settings.video_file(vid, "_el.pickle"), folder / f"{prefix}_el.pickle")
+    dlc_pickles.write_widened(settings.video_file(vid, "_el.pickle"), folder / f"{prefix}_el.pickle")  # DLC's float64
     n_frames = len(pd.read_hdf(settings.video_file(vid, "_el.h5")))
     dlc_shelf_from_ours(Path(settings.video_file(vid, "_bpt_features.h5")), folder / f"{prefix}_bpt_features.pickle",
                         n_frames, settings.config["reid"]["feature_parts"])
@@ -87,15 +88,14 @@ def our_stitch_time(settings, vid: str) -> float:
 def ground_truth_linking(settings, vid: str, truth: pd.DataFrame, max_px: float) -> pd.DataFrame:
     """The ceiling: our pieces, each given to the fish it mostly follows in the ground truth (longest
     first, never two pieces of one fish in the same frame)."""
-    import pickle
-
+    from cichlid_track import dlc_pickles
     from cichlid_track.metrics import centroids
     from cichlid_track.tracking import cleaned_tracklets, fill_gaps, merge, tracks_dataframe
     from cichlid_track.tracking.stitch import video_pieces
 
     # the tracklets, and the body length, exactly as our stitcher sees them, so that the pieces are the same
-    with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
-        raw, tracks, body_len, _ = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
+    raw = dlc_pickles.load(settings.video_file(vid, "_el.pickle"))
+    raw, tracks, body_len, _ = cleaned_tracklets(raw, settings.config["tracking"]["stray_keypoints"])
     reid = settings.config["reid"]
     pieces = video_pieces(raw, tracks, body_len, reid["contact"], reid["jump"])
     gt = np.stack(list(centroids(truth).values()))

@@ -48,6 +48,14 @@ def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
         with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
             tracklets = pickle.load(fh)
         assert "header" in tracklets and len(tracklets) > 2  # header + at least one tracklet
+        # stored narrowed (cichlid_track.dlc_pickles): float32 keypoint rows, which DLC's own stitcher reads
+        rows = [a for k, t in tracklets.items() if k not in ("header", "single") for a in t.values()]
+        assert rows and all(a.dtype == np.float32 for a in rows)
+        from deeplabcut.refine_training_dataset.stitch import TrackletStitcher
+
+        dlc_stitcher = TrackletStitcher.from_pickle(settings.video_file(vid, "_el.pickle"), settings.n_tracks_of(vid),
+                                                    min_length=3)
+        assert len(dlc_stitcher.tracklets) > 0
         import h5py
 
         with h5py.File(settings.video_file(vid, "_bpt_features.h5"), "r") as f:
@@ -66,6 +74,7 @@ def test_dlc_reads_our_per_video_files_by_its_own_names(settings, demo_run):
 
 
 def test_reid_model_and_stitching_summary(settings):
+    from cichlid_track import dlc_pickles
     from cichlid_track.reid import load_embedder
     from cichlid_track.tracking import cleaned_tracklets
 
@@ -84,8 +93,8 @@ def test_reid_model_and_stitching_summary(settings):
         errors = list(summary["link_model"]["motion_error_px"].values())
         assert len(errors) >= 2 and errors[-1] > errors[0], summary  # extrapolation error grows with the gap
         # tracking.stray_keypoints ran: the recorded count is what the cleaning drops from this _el.pickle
-        with open(settings.video_file(vid, "_el.pickle"), "rb") as fh:
-            _, _, _, dropped = cleaned_tracklets(pickle.load(fh), settings.config["tracking"]["stray_keypoints"])
+        raw = dlc_pickles.load(settings.video_file(vid, "_el.pickle"))  # as the stitcher reads it
+        _, _, _, dropped = cleaned_tracklets(raw, settings.config["tracking"]["stray_keypoints"])
         assert summary["stray_keypoints_dropped"] == dropped
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import dlc_pickles
 from .atomic import publish, staging_dir
 from .errors import CichlidError
 from .crops import MARGIN
@@ -282,6 +283,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
         dlc_videos._generate_assemblies_file(
             full_data_path=full_path, output_path=tmp / "assemblies.pickle",
             num_bodyparts=len(bodyparts), num_unique_bodyparts=len(unique))
+        dlc_pickles.shrink(tmp / "assemblies.pickle")  # float32 rows: exact, half the bytes
 
         publish(tmp / "features.h5", outputs["features"])
         if crops:

@@ -5,6 +5,7 @@ import logging
 import pickle
 from pathlib import Path
 
+from . import dlc_pickles
 from .atomic import publish, staging_dir
 from .dlc_calls import dlc_snapshot_index, link_inputs, link_video
 from .project import settle_project_path
@@ -37,8 +38,9 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
             return 0
         import deeplabcut.pose_estimation_pytorch.apis as dlc_api
 
-        link_inputs(tmp, {f"{prefix}_full.pickle": full_pickle, f"{prefix}_assemblies.pickle": assemblies_pickle,
-                           f"{prefix}_meta.pickle": meta_pickle})
+        link_inputs(tmp, {f"{prefix}_full.pickle": full_pickle, f"{prefix}_meta.pickle": meta_pickle})
+        # stored narrowed (float32); DLC's tracker gets DLC's own float64 rows, so its tracklets do not change
+        dlc_pickles.write_widened(assemblies_pickle, tmp / f"{prefix}_assemblies.pickle")
         link = link_video(video, tmp, video_id)
         dlc_api.convert_detections2tracklets(
             str(project_config), videos=[str(link)], shuffle=shuffle, trainingsetindex=trainingset_index,
@@ -47,5 +49,6 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
         produced = tmp / f"{prefix}_el.pickle"
         with open(produced, "rb") as fh:
             n = sum(1 for k in pickle.load(fh) if k not in ("header", "single"))
+        dlc_pickles.shrink(produced)
         publish(produced, out_el_pickle)
     return n

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 
+from .. import dlc_pickles
 from .stitch import StitchResult, stitch_video
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     from .stitch import video_pieces
 
     settings = settings or TrainingSettings()
-    with open(el_pickle, "rb") as fh:
-        raw = pickle.load(fh)
+    raw = dlc_pickles.load(el_pickle)  # float64 rows, as DLC wrote them
     raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
     pieces = video_pieces(raw, tracks, body_len, contact, jump) if tracks else []
     with FeatureStore(crops_h5, name="crops") as store:

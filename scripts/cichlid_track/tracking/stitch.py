@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import dlc_pickles
 from .appearance import piece_frame_colours, piece_frame_embeddings, sampled_detections
 from .assignment import assign_identities, identity_report
 from .cleanup import cleaned_tracklets
@@ -112,10 +113,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     many body lengths in a frame (None: no such cut); ``identity``, ``crop_store``, ``assignment``: the
     video's identity network, its crops, and whether pieces are assigned by it (:func:`stitch_pieces`).
     """
-    import pickle
-
-    with open(el_pickle, "rb") as fh:
-        raw = pickle.load(fh)
+    raw = dlc_pickles.load(el_pickle)  # float64 rows, as DLC wrote them
     summary = {"n_frames": n_frames, "reid_used": False}
     raw, tracks, body_len, summary["stray_keypoints_dropped"] = cleaned_tracklets(raw, stray)
     summary["tracklets_before"] = len(tracks)
