@@ -54,17 +54,22 @@ def load(path: str | Path):
         return widened(pickle.load(fh))
 
 
-def shrink(path: str | Path) -> None:
-    """Rewrite a DLC pickle in place with :func:`narrowed` arrays. Only for a file in a staging folder, before
-    it is published (the rewrite itself is not atomic)."""
+def shrink(path: str | Path):
+    """Rewrite a DLC pickle in place with :func:`narrowed` arrays; returns its content as read (so a caller need
+    not read it again). Only for a file in a staging folder, before it is published (the rewrite is not atomic)."""
     with open(path, "rb") as fh:
         obj = pickle.load(fh)
     with open(path, "wb") as fh:
         pickle.dump(narrowed(obj), fh, pickle.HIGHEST_PROTOCOL)
+    return obj
+
+
+def write(obj, path: str | Path) -> None:
+    """``obj`` pickled as it is (e.g. the float64 content :func:`load` gave, for a DLC function that reads it)."""
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, pickle.HIGHEST_PROTOCOL)
 
 
 def write_widened(src: str | Path, dst: str | Path) -> None:
     """A float64 copy of ``src`` at ``dst``, for a DLC function that reads it by name."""
-    obj = load(src)
-    with open(dst, "wb") as fh:
-        pickle.dump(obj, fh, pickle.HIGHEST_PROTOCOL)
+    write(load(src), dst)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 
 from . import dlc_pickles
@@ -13,10 +12,9 @@ from .project import settle_project_path
 log = logging.getLogger(__name__)
 
 
-def count_detections(assemblies_pickle: str | Path) -> int:
-    with open(assemblies_pickle, "rb") as fh:
-        data = pickle.load(fh)
-    return sum(len(v) for k, v in data.items() if k != "single" and v is not None)
+def count_detections(assemblies: dict) -> int:
+    """Detections in ``_assemblies.pickle`` content."""
+    return sum(len(v) for k, v in assemblies.items() if k != "single" and v is not None)
 
 
 def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, video_id, prefix,
@@ -28,27 +26,26 @@ def make_tracklets(project_config, shuffle, trainingset_index, snapshot, video, 
     """
     settle_project_path(project_config)  # a moved results folder must not look like a changed project
     out_el_pickle = Path(out_el_pickle).absolute()
-    n_det = count_detections(assemblies_pickle)
+    assemblies = dlc_pickles.load(assemblies_pickle)  # stored as float32; DLC's own float64 rows again
+    n_det = count_detections(assemblies)
     with staging_dir(out_el_pickle.parent, "tracklets") as tmp:
         if n_det == 0:
             log.warning("%s: no fish detected in any frame; writing empty tracklets", video)
-            with open(tmp / "el.pickle", "wb") as fh:
-                pickle.dump({"header": None}, fh, pickle.HIGHEST_PROTOCOL)
+            dlc_pickles.write({"header": None}, tmp / "el.pickle")
             publish(tmp / "el.pickle", out_el_pickle)
             return 0
         import deeplabcut.pose_estimation_pytorch.apis as dlc_api
 
         link_inputs(tmp, {f"{prefix}_full.pickle": full_pickle, f"{prefix}_meta.pickle": meta_pickle})
-        # stored narrowed (float32); DLC's tracker gets DLC's own float64 rows, so its tracklets do not change
-        dlc_pickles.write_widened(assemblies_pickle, tmp / f"{prefix}_assemblies.pickle")
+        # DLC's tracker gets DLC's own float64 rows, so its tracklets do not change
+        dlc_pickles.write(assemblies, tmp / f"{prefix}_assemblies.pickle")
+        del assemblies
         link = link_video(video, tmp, video_id)
         dlc_api.convert_detections2tracklets(
             str(project_config), videos=[str(link)], shuffle=shuffle, trainingsetindex=trainingset_index,
             destfolder=str(tmp), track_method=track_method,
             snapshot_index=dlc_snapshot_index(Path(snapshot).parent, snapshot), overwrite=True)
         produced = tmp / f"{prefix}_el.pickle"
-        with open(produced, "rb") as fh:
-            n = sum(1 for k in pickle.load(fh) if k not in ("header", "single"))
-        dlc_pickles.shrink(produced)
+        n = sum(1 for k in dlc_pickles.shrink(produced) if k not in ("header", "single"))
         publish(produced, out_el_pickle)
     return n
