@@ -345,6 +345,88 @@ def test_contact_frames_far_from_the_chain_ends_go_to_the_fish_on_their_curve():
         assert any(t is p for p in out[k]), (k, t.start)
 
 
+def _still_fish_chains(ys, xs=None, frames_before=range(0, 10), frames_after=range(20, 30)):
+    """Chains of fish lying still along +x from (xs, ys) (xs: 100), seen before and after a contact (frames
+    10-19); and ``piece(y, frames, kps, x)`` that makes more detections (only keypoints ``kps``)."""
+    from cichlid_track.tracking.tracklet_io import as_tracklet
+
+    xs = xs or [100.0] * len(ys)
+
+    def piece(y, frames, kps=slice(None), x=100.0):
+        rows = {}
+        for f in frames:
+            p = fish_pose(x, y)[:, :3].copy()
+            mask = np.ones(len(p), bool)
+            mask[kps] = False
+            p[mask] = np.nan
+            rows[f"frame{f:03d}"] = p
+        return as_tracklet(rows)
+
+    return piece, [[piece(y, frames_before, x=x), piece(y, frames_after, x=x)] for x, y in zip(xs, ys)]
+
+
+def _model(body_len=48.0):
+    from cichlid_track.tracking.link_model import LinkModel
+
+    return LinkModel(cues={}, motion_error=[(1, 2.0), (2, 3.0), (4, 4.0), (8, 6.0), (16, 10.0)], body_len=body_len)
+
+
+def test_a_head_only_contact_detection_is_judged_by_where_its_whole_fish_is():
+    """Two fish lie still along +x (48 px long), fish 1 10 px beside fish 0 and 15 px ahead. In the contact, fish 0
+    is detected by its front half only: that half's own centroid is 15 px ahead of its fish's centre and 10 px from
+    fish 1's. Laid on the anchors' body shape, it points to its own fish's centre."""
+    from cichlid_track.tracking.leftovers import anchored_motion, place_leftovers, shape_corrected_centroid
+
+    piece, chains = _still_fish_chains([100.0, 110.0], xs=[100.0, 115.0])  # centres (124, 100) and (139, 110)
+    head = piece(100.0, [15], kps=slice(5, 9))  # keypoints 5-8: x 130-148, y 100
+    np.testing.assert_allclose(head.centroid, [[139.0, 100.0]])  # the plain centroid
+    anchor = chains[0][0]
+    np.testing.assert_allclose(shape_corrected_centroid(head, anchor.xy[-1], anchor.centroid[-1]), [[124.0, 100.0]],
+                               atol=1e-6)
+    model = _model()
+    n_frames = 30
+    anchors = np.full((2, n_frames, 2), np.nan)
+    kps = np.full((2, n_frames, 9, 2), np.nan)
+    for k, chain in enumerate(chains):
+        for t in chain:
+            anchors[k, t.inds], kps[k, t.inds] = t.centroid, t.xy
+    plain = [anchored_motion(model, anchors[k], head, 60) for k in (0, 1)]
+    shaped = [anchored_motion(model, anchors[k], head, 60, kps[k]) for k in (0, 1)]
+    assert plain[1] > plain[0]  # by its plain centroid, the other fish's
+    assert shaped[0] > shaped[1] + 4 and shaped[0] > plain[0]
+    # with the back half of fish 1 in the same frame: each contact detection goes to its own fish
+    tail = piece(110.0, [15], kps=slice(0, 4), x=115.0)
+    out, placed = place_leftovers(chains, [head, tail], model, {}, n_frames)
+    assert placed == 2 and any(t is head for t in out[0]) and any(t is tail for t in out[1])
+
+
+def test_detections_of_one_contact_frame_are_given_to_fish_together_not_first_come_first_served():
+    """Fish 0 at y=100 and fish 1 at y=108. In a contact frame, the detections lie at y=104.5 and y=111: the first
+    alone fits fish 1 best (3.5 px against 4.5), which would leave the second (3 px from fish 1, 11 px from fish 0)
+    out or with the wrong fish; given together, each goes to its own."""
+    from cichlid_track.tracking.leftovers import place_leftovers
+
+    piece, chains = _still_fish_chains([100.0, 108.0])
+    first, second = piece(104.5, [15]), piece(111.0, [15])
+    out, placed = place_leftovers(chains, [first, second], _model(), {}, 30)
+    assert placed == 2 and any(t is first for t in out[0]) and any(t is second for t in out[1])
+
+
+def test_the_identity_networks_word_on_a_contact_frame_tips_what_motion_cannot_tell():
+    """A contact detection halfway between two still fish: motion says nothing either way; one crop that the
+    identity network gives to fish 1 (p 0.9) puts it there, and one it gives to fish 0 puts it there."""
+    from cichlid_track.tracking.leftovers import identity_llr, place_leftovers
+
+    piece, chains = _still_fish_chains([100.0, 110.0])
+    for fish in (0, 1):
+        middle = piece(105.0, [15])
+        probs = np.full(2, 0.1)
+        probs[fish] = 0.9
+        assert identity_llr(probs, fish) > 2 > -2 > identity_llr(probs, 1 - fish)
+        out, placed = place_leftovers(chains, [middle], _model(), {}, 30, identity={middle: (probs, None)})
+        assert placed == 1 and any(t is middle for t in out[fish])
+
+
 def random_tracklets(n_fish=6, n_frames=900, seed=3):
     """DLC-like tracklets: fish that the tracker loses now and then (a new tracklet starts), some
     detections missing, some short residuals."""

@@ -26,7 +26,9 @@ the re-ID model), which runs :func:`stitch_video` (:mod:`.stitch`) from ``_el.pi
    the summed log-likelihood ratios, each frame a chain holds a reward. Pieces may stay out (DLC's own
    stitcher must use every tracklet, which becomes infeasible once tracklets are cut).
 4. :mod:`.leftovers` adds the short pieces left out (contact frames) where they are likelier the same
-   fish than not, judged on the curve between the chain's pieces around them; a second, looser pass places
+   fish than not, judged on the curve between the chain's pieces around them (a partial detection by where its
+   whole fish would be, laid on the chain's body shape), with the identity network's word where the piece has a
+   crop; the detections of one contact frame are given to fish together (Hungarian); a second, looser pass places
    what no fish claimed unless it is clearly another fish.
 5. :mod:`.output` writes the chains in DLC's ``_el.h5`` layout and fills gaps of at most
    ``tracking.max_gap`` frames.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+from itertools import groupby
+
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from .appearance import piece_means, similarities, unit_vector
 from .contacts import PIECE_MIN_LENGTH
@@ -10,14 +14,42 @@ from .flow import MAX_LINK_GAP
 from .link_model import LinkModel
 from .motion import VELOCITY_FRAMES, bridge, end_state, extrapolation_error, track_end
 
-def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int) -> float | None:
+IDENTITY_LIMIT = 4.0  # the most a leftover's own crops may claim for or against a fish (log-likelihood)
+
+
+def keypoints(t) -> np.ndarray:
+    """(frames, K, 2) keypoints of a piece, NaN where missing (DLC writes -1 or NaN)."""
+    xy = np.asarray(t.xy, dtype=float)
+    return np.where(np.isfinite(xy) & (xy >= 0), xy, np.nan)
+
+
+def shape_corrected_centroid(piece, anchor_kps: np.ndarray, anchor_centroid: np.ndarray) -> np.ndarray:
+    """(frames, 2) where the centre of the whole fish is, judging from the piece's keypoints laid on the
+    anchor's body shape: a contact detection often holds only the head or the tail, whose own mean is off by up
+    to a quarter of a body, more than two touching fish are apart. Each visible keypoint, less its offset from
+    the centroid in the anchor, says where the centre is; frames with none in common keep the plain centroid."""
+    offsets = anchor_kps - anchor_centroid  # (K, 2)
+    xy = keypoints(piece)
+    both = np.isfinite(xy).all(axis=2) & np.isfinite(offsets).all(axis=1)[None]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame with no keypoint in common
+        centre = np.nanmean(np.where(both[..., None], xy - offsets[None], np.nan), axis=1)
+    return np.where(np.isfinite(centre), centre, piece.centroid)
+
+
+def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int,
+                    anchor_kps: np.ndarray | None = None) -> float | None:
     """Motion log-likelihood ratio of ``piece`` belonging to the fish whose anchor centroids (frames x 2,
     NaN where none) are given: on the :func:`bridge` between the anchors around it, else carried on
-    from the one within ``max_gap`` frames; None when no anchor is that close."""
+    from the one within ``max_gap`` frames; None when no anchor is that close. ``anchor_kps`` (frames x K x 2):
+    the anchors' keypoints, to judge a partial piece by where its whole fish would be
+    (:func:`shape_corrected_centroid`, from the nearer anchor)."""
     n_frames = len(anchor)
     seen = np.isfinite(anchor[:, 0])
     before = np.flatnonzero(seen[max(0, piece.start - max_gap):piece.start])
     after = np.flatnonzero(seen[piece.end + 1:piece.end + 1 + max_gap])
+    if not len(before) and not len(after):
+        return None
     if len(before):
         fb = max(0, piece.start - max_gap) + before[-1]
         near = np.arange(max(0, fb - VELOCITY_FRAMES + 1), fb + 1)
@@ -26,30 +58,43 @@ def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int) -
         fa = piece.end + 1 + after[0]
         near = np.arange(fa, min(n_frames, fa + VELOCITY_FRAMES))
         pa, va = track_end(anchor[near], near, tail=False)
+    centre = piece.centroid
+    if anchor_kps is not None:
+        ref = fb if len(before) and (not len(after) or piece.start - fb <= fa - piece.end) else fa
+        centre = shape_corrected_centroid(piece, anchor_kps[ref], anchor[ref])
     if len(before) and len(after):
         where = bridge(pb, vb, pa, va, int(fa - fb), piece.inds - fb)
-        ok = np.isfinite(piece.centroid).all(axis=1)
+        ok = np.isfinite(centre).all(axis=1)
         if not ok.any():
             return None
-        err = float(np.mean(np.linalg.norm(piece.centroid[ok] - where[ok], axis=1)))
+        err = float(np.mean(np.linalg.norm(centre[ok] - where[ok], axis=1)))
         return model.motion(err, int(min(piece.start - fb, fa - piece.end)))
     if len(before):
         gap = int(piece.start - fb)
-        return model.motion(extrapolation_error(pb, vb, *end_state(piece, tail=False), gap), gap)
-    if len(after):
-        gap = int(fa - piece.end)
-        return model.motion(extrapolation_error(*end_state(piece, tail=True), pa, va, gap), gap)
-    return None
+        return model.motion(extrapolation_error(pb, vb, centre[0], end_state(piece, tail=False)[1], gap), gap)
+    gap = int(fa - piece.end)
+    return model.motion(extrapolation_error(centre[-1], end_state(piece, tail=True)[1], pa, va, gap), gap)
+
+
+def identity_llr(probs: np.ndarray, fish: int, limit: float = IDENTITY_LIMIT) -> float:
+    """Log-likelihood ratio, this fish vs any other, of a piece whose crops the identity network gives
+    ``probs`` (class = chain, as :func:`.assignment.assign_identities` numbers them)."""
+    p = np.clip(np.asarray(probs, dtype=float), 1e-6, 1 - 1e-6)
+    return float(np.clip(np.log(p[fish]) - np.log((1 - p[fish]) / max(len(p) - 1, 1)), -limit, limit))
 
 
 def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues: dict, n_frames: int,
-                    max_gap: int = MAX_LINK_GAP, min_llr: float = 0.0) -> tuple[list[list], int]:
-    """Add each leftover piece (longest first) to the chain where it is likelier the same fish than
-    not: appearance against the chain's mean; motion against where the chain's fish should be.
+                    max_gap: int = MAX_LINK_GAP, min_llr: float = 0.0,
+                    identity: dict | None = None) -> tuple[list[list], int]:
+    """Add leftover pieces (longest first) to the chains where they are likelier the same fish than
+    not: appearance against the chain's mean; motion against where the chain's fish should be; and, where
+    ``identity`` ({piece: (probabilities over the chains, ...)}) has the piece, the identity network's word.
 
-    That is judged from the chain's *anchors*, its pieces of PIECE_MIN_LENGTH frames or more (single
+    Motion is judged from the chain's *anchors*, its pieces of PIECE_MIN_LENGTH frames or more (single
     contact frames are noisy: two fish's keypoints mix): between two anchors, on the curve that
-    joins them (:func:`bridge`), else carried on from the one within ``max_gap`` frames. DLC's own
+    joins them (:func:`bridge`), else carried on from the one within ``max_gap`` frames. Pieces over the
+    same frames (the fish of one contact) are given together, the assignment of most total likelihood
+    (Hungarian), so that the first cannot take the fish that only the second fits. DLC's own
     add-back drops single frames and can pick the wrong track (it indexes the list of fitting tracks
     with a position in the list of all tracks)."""
     means = piece_means(cues)
@@ -57,6 +102,8 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
     protos = []
     occupied = np.zeros((len(chains), n_frames), bool)
     anchor = np.full((len(chains), n_frames, 2), np.nan)
+    n_kps = max((t.data.shape[1] for c in chains for t in c), default=1)
+    anchor_kps = np.full((len(chains), n_frames, n_kps, 2), np.nan, np.float32)
     for n, chain in enumerate(chains):
         proto = {}
         for name, m in means.items():
@@ -67,22 +114,31 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
         for t in chain:
             occupied[n, t.inds] = True
             anchor[n, t.inds] = t.centroid
+            anchor_kps[n, t.inds] = keypoints(t)
     placed = 0
-    for piece in sorted(leftovers, key=len, reverse=True):
-        best, best_llr = None, min_llr
-        for n in range(len(chains)):
-            if occupied[n, piece.inds].any():  # that fish is already elsewhere then
+    order = sorted(leftovers, key=lambda t: (-len(t), t.start, t.end))
+    for _, same_frames in groupby(order, key=lambda t: (len(t), t.start, t.end)):
+        group = list(same_frames)
+        gain = np.zeros((len(group), len(chains)))  # llr above min_llr; 0: not this chain
+        for i, piece in enumerate(group):
+            for n in range(len(chains)):
+                if occupied[n, piece.inds].any():  # that fish is already elsewhere then
+                    continue
+                llr = anchored_motion(model, anchor[n], piece, max_gap, anchor_kps[n])
+                if llr is None:
+                    continue
+                llr += model.appearance(similarities(means, piece, protos[n]), len(piece))
+                if identity and piece in identity and n < len(identity[piece][0]):
+                    llr += identity_llr(identity[piece][0], n)
+                gain[i, n] = max(llr - min_llr, 0.0)
+        for i, n in zip(*linear_sum_assignment(gain, maximize=True)):
+            if gain[i, n] <= 0:
                 continue
-            llr = anchored_motion(model, anchor[n], piece, max_gap)
-            if llr is None:
-                continue
-            llr += model.appearance(similarities(means, piece, protos[n]), len(piece))
-            if llr > best_llr:
-                best, best_llr = n, llr
-        if best is not None:
-            chains[best].append(piece)
-            occupied[best, piece.inds] = True
+            piece = group[i]
+            chains[n].append(piece)
+            occupied[n, piece.inds] = True
             if len(piece) >= PIECE_MIN_LENGTH:
-                anchor[best, piece.inds] = piece.centroid
+                anchor[n, piece.inds] = piece.centroid
+                anchor_kps[n, piece.inds] = keypoints(piece)
             placed += 1
     return chains, placed

@@ -76,12 +76,19 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
         return None
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
-    chains, placed = place_leftovers(chains, leftovers, model, cues, end)
+    # the network's word on leftovers with a crop or more (contact frames, unsure pieces), where the chains
+    # are its classes
+    leftover_identity = {}
+    if given:
+        leftover_identity = piece_posteriors(identity, piece_crops([t for t in leftovers if t not in posteriors],
+                                                                   crop_store, CROPS_PER_PIECE, min_crops=1))
+        leftover_identity.update({t: posteriors[t] for t in leftovers if t in posteriors})
+    chains, placed = place_leftovers(chains, leftovers, model, cues, end, identity=leftover_identity)
     # what no fish claims: a second pass puts each piece where it is least unlikely, unless clearly another fish
     # (every detection is some fish; left out, it is a frame lost to all of them)
     done = {id(t) for chain in chains for t in chain}
     chains, more = place_leftovers(chains, [t for t in leftovers if id(t) not in done], model, cues, end,
-                                   min_llr=SECOND_PASS_LLR)
+                                   min_llr=SECOND_PASS_LLR, identity=leftover_identity)
     placed += more
     summary.update(pieces=len(pieces), pieces_linked=len(linked), pieces_placed_after=placed,
                    pieces_left_out=len(leftovers) - placed, link_model=model.as_dict())
