@@ -45,9 +45,9 @@ def leftovers_by_truth(gt: np.ndarray, max_len: int | None):
     ours = stitch.place_leftovers
 
     def by_truth(chains, leftovers, model, cues, n_frames, **kw):
+        by_us = [t for t in leftovers if max_len is not None and len(t) > max_len]
         short = [t for t in leftovers if max_len is None or len(t) <= max_len]
-        chains, placed = ours(chains, [t for t in leftovers if not any(t is s for s in short)], model, cues,
-                              n_frames, **kw)
+        chains, placed = ours(chains, by_us, model, cues, n_frames, **kw)
         fish_of_chain = []
         for chain in chains:
             votes = np.zeros(len(gt))
