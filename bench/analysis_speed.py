@@ -90,7 +90,8 @@ def main(argv=None):
         t = time.perf_counter()
         analyze_video(project, s.config["shuffle"], s.config["trainingset_index"], snapshot, link,
                       f"{vid}{s.scorer}", s.scorer, outputs_crops, batch_size=bs, device=device,
-                      crop_size=(ident["crop_width"], ident["crop_height"]), crop_every=ident["crop_every"])
+                      crop_size=(ident["crop_width"], ident["crop_height"]), crop_every=ident["crop_every"],
+                      crop_near=ident.get("crop_near"))
         t_crops = time.perf_counter() - t
         t_second = float("nan")
         if not a.skip_second_pass:

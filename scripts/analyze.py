@@ -12,7 +12,7 @@ def main(smk):
         appearance=smk.params.appearance_features, stored_maps=smk.params.stored_maps,
         fine_channels=smk.params.fine_channels, feature_every=smk.params.feature_every,
         crop_size=tuple(smk.params.crop_size), crop_every=smk.params.crop_every,
-        crop_quality=smk.params.crop_quality)
+        crop_quality=smk.params.crop_quality, crop_near=smk.params.crop_near)
     print("analysis:", stats)
 
 

@@ -103,7 +103,8 @@ def test_crops_identity_network_and_assignment(settings):
     on stretches where all fish are apart; stitching assigned pieces to fish by it and says so per piece."""
     import h5py
 
-    from cichlid_track.features import FeatureStore
+    from cichlid_track.crops import close_to_another
+    from cichlid_track.features import FeatureStore, nearest_assembly
     from cichlid_track.tracking.identity_net import load_identity
 
     ident = settings.config["identity"]
@@ -111,8 +112,16 @@ def test_crops_identity_network_and_assignment(settings):
         with h5py.File(settings.video_file(vid, "_crops.h5"), "r") as f:
             every = ident["crop_every"]
             assert f["crops"].attrs["encoding"] == f"jpeg:{ident['crop_quality']}"  # identity.crop_quality
-            assert f.attrs["every"] == every and set(f["frame"][:] % every) == {0} and len(f["crops"]) > 0
+            assert f.attrs["every"] == every and f.attrs["near"] == ident["crop_near"] and len(f["crops"]) > 0
+            off_grid = np.unique(f["frame"][:][f["frame"][:] % every > 0])
             frames, rows = f["frame"][:5], np.zeros(5, int)
+        with FeatureStore(settings.video_file(vid, "_crops.h5"), name="crops") as crops_of, \
+                FeatureStore(settings.video_file(vid, "_bpt_features.h5")) as all_of:
+            for g in off_grid:  # off the regular frames: only fish within crop_near body lengths of another
+                detections = all_of.keypoints(g)
+                close = close_to_another(detections, ident["crop_near"])
+                for row in crops_of.keypoints(g):
+                    assert close[nearest_assembly(row, detections, max_distance=0.01)[0]], (vid, g)
         with FeatureStore(settings.video_file(vid, "_crops.h5"), name="crops") as store:
             crops = store.rows(frames, rows)  # decoded: uint8 images of the configured size
             assert crops.shape == (5, ident["crop_height"], ident["crop_width"], 3) and crops.dtype == np.uint8

@@ -194,3 +194,51 @@ def test_crop_statistics_summed_piece_by_piece_equal_those_of_all_crops():
     mean, sd = channel_stats(sets)
     np.testing.assert_allclose(mean, every.mean(0), rtol=1e-6)
     np.testing.assert_allclose(sd, every.std(0) + 1e-3, rtol=1e-5)
+
+
+class Detections:
+    """A piece as stitching sees it (``inds`` and per-frame ``data`` rows of K keypoints)."""
+
+    def __init__(self, frames, kps):
+        self.inds, self.data = np.asarray(frames), np.asarray(kps)
+
+
+def test_contact_frames_off_the_regular_ones_keep_the_crops_of_the_fish_in_contact(tmp_path):
+    """identity.crop_near: besides every 4th frame, the crops of fish within half a body of another are kept (the
+    1-frame contact pieces stitching places one by one); the others, and unusable (blank) crops, are not. Stitching
+    reads them for such pieces (any_frame) while the network's regular sample stays on the regular frames."""
+    import h5py
+
+    from cichlid_track.analysis import StreamedFeatures
+    from cichlid_track.features import FeatureStore
+    from cichlid_track.tracking.identity_net import piece_crops
+
+    def fish(x, y):  # 9 keypoints along 60 px, head first
+        return np.c_[x - np.arange(9) * 7.5, np.full(9, y), np.ones(9)].astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    sink = StreamedFeatures(tmp_path / "f.h5", 9, "int8", crops_path=tmp_path / "c.h5", crop_every=4,
+                            crop_quality=90, crop_near=0.5)
+    kps_of = {}
+    for frame in range(8):
+        gap = 20 if frame in (5, 6) else 100  # A and B touch in frames 5 and 6 (20 px: a third of a body)
+        kps = np.stack([fish(100, 50), fish(100, 50 + gap), fish(300, 250)])
+        crops = rng.integers(30, 255, (3, 20, 40, 3), dtype=np.uint8)
+        if frame == 6:
+            crops[0] = 0  # A's pose too poor for a crop there
+        kps_of[frame] = kps
+        sink(frame, kps, rng.normal(size=(3, 9, 4)).astype(np.float32), crops)
+    sink.close({"n_frames": 8})
+    with FeatureStore(tmp_path / "c.h5", name="crops") as store:
+        held = {f: len(store.keypoints(f)) for f in range(8)}
+        assert held == {0: 3, 1: 0, 2: 0, 3: 0, 4: 3, 5: 2, 6: 1, 7: 0}
+        assert store.every == 4 and store.h5.attrs["near"] == 0.5
+        contact_a = Detections([5], kps_of[5][:1])
+        assert piece_crops([contact_a], store, min_crops=1) == {}  # off the regular frames: none by default
+        found = piece_crops([contact_a], store, min_crops=1, any_frame=True)
+        assert found[contact_a].shape == (1, 20, 40, 3)
+        b = Detections(range(8), [kps_of[f][1] for f in range(8)])  # B's whole track: the regular frames only
+        assert len(piece_crops([b], store)[b]) == 2 and len(piece_crops([b], store, any_frame=True)[b]) == 4
+    with h5py.File(tmp_path / "f.h5", "r") as f:  # lossless compression of the features file, same rows
+        assert f["keypoints"].compression == "gzip" and f["features"].compression == "gzip"
+        np.testing.assert_array_equal(f["keypoints"][:], np.concatenate([kps_of[f] for f in range(8)]))

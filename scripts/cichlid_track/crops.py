@@ -6,9 +6,11 @@ learns who it is from few examples. The axis is the keypoints' principal directi
 keypoints listed first in the project (snout, head, ...) to the right, so crops of one project agree
 whichever skeleton it has. A fish with fewer than 3 keypoints gets an empty (all-zero) crop.
 
-Layout of ``<prefix>_crops.h5`` (the same rows and index as ``_bpt_features.h5``, of every
-``every``-th frame): ``frame``, ``frame_offsets``, ``keypoints`` and ``crops`` (M, height, width, 3) uint8,
-in the colour order of the frames DLC decodes (RGB), gzip-compressed.
+Layout of ``<prefix>_crops.h5`` (that of ``_bpt_features.h5``): ``frame``, ``frame_offsets``, ``keypoints`` and
+``crops`` (M, height, width, 3) uint8, in the colour order of the frames DLC decodes (RGB), as JPEG. It holds every
+detection of every ``every``-th frame and, on the other frames, the detections within ``near`` body lengths of
+another (:func:`close_to_another`): the contact frames that stitching places one by one, where the network's word
+matters most and a crop every 4th frame misses three in four. A reader matches rows to detections by keypoints.
 """
 from __future__ import annotations
 
@@ -93,3 +95,30 @@ def aligned_crops(images, poses, size: tuple[int, int], normalized: bool = True,
 def usable_crops(crops: np.ndarray) -> np.ndarray:
     """(M,) mask of crops that hold a fish (the analysis writes zeros where the pose had too few keypoints)."""
     return crops.reshape(len(crops), -1).max(axis=1) > 0
+
+
+def close_to_another(keypoints: np.ndarray, body_lengths: float | None) -> np.ndarray:
+    """(n,) mask of the detections of one frame whose centre lies within ``body_lengths`` of another's.
+
+    keypoints: (n, K, >=2), NaN where missing. The body length is the frame's median extent (bounding-box
+    diagonal, as stitching measures it) over detections of at least :data:`MIN_KEYPOINTS` keypoints, so that a
+    fish seen in part does not shrink it. These are the fish that stitching cuts out at contacts (``reid.contact``)
+    and places one frame at a time, where the identity network's word on a crop helps most."""
+    n = len(keypoints)
+    if n < 2 or not body_lengths:
+        return np.zeros(n, bool)
+    xy = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    ok = np.isfinite(xy).all(-1) & (xy >= 0).all(-1)  # NaN or DLC's padding: missing
+    count = ok.sum(-1)
+    whole = count >= MIN_KEYPOINTS
+    if not whole.any():
+        return np.zeros(n, bool)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(ok[..., None], xy, np.inf).min(1)
+        hi = np.where(ok[..., None], xy, -np.inf).max(1)
+    length = float(np.median(np.linalg.norm(hi[whole] - lo[whole], axis=1)))
+    centre = np.where(ok[..., None], xy, 0.0).sum(1) / np.maximum(count, 1)[:, None]
+    d = np.linalg.norm(centre[:, None] - centre[None], axis=-1)
+    d[~((count > 0)[:, None] & (count > 0)[None])] = np.inf
+    np.fill_diagonal(d, np.inf)
+    return d.min(axis=1) < body_lengths * length

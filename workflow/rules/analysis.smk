@@ -23,6 +23,7 @@ rule analyze:
         feature_every=config["analysis"]["feature_every"],
         crop_size=[config["identity"]["crop_width"], config["identity"]["crop_height"]],
         crop_every=config["identity"]["crop_every"],
+        crop_near=config["identity"]["crop_near"],
         crop_quality=config["identity"]["crop_quality"],
         scorer=SCORER,
         prefix=video_prefix,

@@ -14,13 +14,19 @@ def unit_vector(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def sampled_detections(pieces: list, store, max_frames: int = EMBEDDED_FRAMES) -> list[tuple]:
+def sampled_detections(pieces: list, store, max_frames: int = EMBEDDED_FRAMES, any_frame: bool = False) -> list[tuple]:
     """(piece, i, frame, row): up to ``max_frames`` detections of each piece, spread over the frames that hold
-    features, with the row of the stored detection it holds (one lookup each, shared by every appearance cue)."""
+    features, with the row of the stored detection it holds (one lookup each, shared by every appearance cue).
+    any_frame: also frames off the store's regular ``every``-th ones that hold rows (the crops analysis keeps
+    where fish are close, ``identity.crop_near``); one lookup per frame, for short pieces."""
     every = getattr(store, "every", 1)  # analysis.feature_every: only these frames hold features
     out = []
     for t in pieces:
-        stored = np.flatnonzero(np.asarray(t.inds) % every == 0)
+        inds = np.asarray(t.inds)
+        if any_frame:
+            stored = np.flatnonzero([len(store.keypoints(int(f))) > 0 for f in inds])
+        else:
+            stored = np.flatnonzero(inds % every == 0)
         if not len(stored):
             continue
         for i in stored[np.unique(np.linspace(0, len(stored) - 1, min(len(stored), max_frames)).round().astype(int))]:

@@ -62,11 +62,13 @@ def make_net(n_classes: int):
                          nn.Linear(256, n_classes))
 
 
-def piece_crops(pieces: list, store, max_per_piece: int | None = None, min_crops: int = MIN_CROPS) -> dict:
-    """{piece: (m, H, W, 3) uint8} usable crops of each piece with at least ``min_crops`` (from ``_crops.h5``)."""
+def piece_crops(pieces: list, store, max_per_piece: int | None = None, min_crops: int = MIN_CROPS,
+                any_frame: bool = False) -> dict:
+    """{piece: (m, H, W, 3) uint8} usable crops of each piece with at least ``min_crops`` (from ``_crops.h5``);
+    any_frame: also the crops of close fish off the regular frames (:func:`.appearance.sampled_detections`)."""
     from ..crops import usable_crops
 
-    found = sampled_detections(pieces, store, max_per_piece or 10 ** 9)
+    found = sampled_detections(pieces, store, max_per_piece or 10 ** 9, any_frame=any_frame)
     if not found:
         return {}
     owners = [t for t, *_ in found]

@@ -77,11 +77,12 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     linked = {id(t) for chain in chains for t in chain}
     leftovers = [t for t in pieces if id(t) not in linked]
     # the network's word on leftovers with a crop or more (contact frames, unsure pieces), where the chains
-    # are its classes
+    # are its classes; contact frames off the regular crop frames have crops too (identity.crop_near)
     leftover_identity = {}
     if given:
         leftover_identity = piece_posteriors(identity, piece_crops([t for t in leftovers if t not in posteriors],
-                                                                   crop_store, CROPS_PER_PIECE, min_crops=1))
+                                                                   crop_store, CROPS_PER_PIECE, min_crops=1,
+                                                                   any_frame=True))
         leftover_identity.update({t: posteriors[t] for t in leftovers if t in posteriors})
     chains, placed = place_leftovers(chains, leftovers, model, cues, end, identity=leftover_identity)
     # what no fish claims: a second pass puts each piece where it is least unlikely, unless clearly another fish
