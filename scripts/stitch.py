@@ -4,9 +4,8 @@ from cichlid_track.tracking import stitch_files
 
 
 def main(smk):
-    import json
-
     from cichlid_track.atomic import atomic_path, write_text
+    from cichlid_track.tracking.output import summary_json
 
     p = smk.params
     result = stitch_files(smk.input.tracklets, smk.input.features, smk.input.meta, smk.input.reid, p.n_tracks,
@@ -19,7 +18,7 @@ def main(smk):
         with atomic_path(out) as tmp:
             # compressed (zlib: any PyTables reads it; half the size): pandas and DLC read it as before
             df.to_hdf(tmp, key="tracks", format="table", mode="w", complib="zlib", complevel=5)
-    write_text(smk.output.summary, json.dumps(result.summary, indent=2))
+    write_text(smk.output.summary, summary_json(result.summary))
     print("stitching:", result.summary)
 
 

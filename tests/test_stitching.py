@@ -1,4 +1,5 @@
 """Stitching with motion and appearance on a crossing that motion alone gets wrong."""
+import json
 import pickle
 
 import numpy as np
@@ -535,3 +536,16 @@ def test_stray_keypoints_and_contacts_per_tracklet_equal_frame_by_frame():
     got = contact_frames(tracks, limit)
     assert sum(map(len, want.values())) > 20
     assert all(want[t] <= got[t] for t in tracks)  # plus frames where a fish vanished beside another
+
+
+def test_tracking_json_keeps_one_line_per_piece_and_reads_back_the_same():
+    from cichlid_track.tracking.output import summary_json
+
+    summary = {"n_frames": 9, "empty": {}, "none": [], "link_model": {"motion": [0.5, 2.0]},
+               "identity": {"pieces": [{"track": "fish1", "start": 0, "end": 4, "by": "network", "probability": 0.9},
+                                       {"track": "fish2", "start": 5, "end": 5, "by": "motion", "probability": None}]}}
+    text = summary_json(summary)
+    assert json.loads(text) == summary
+    lines = text.splitlines()
+    assert sum('"track": "fish' in line for line in lines) == 2  # each piece on its own line
+    assert len(text) < len(json.dumps(summary, indent=2))
