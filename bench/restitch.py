@@ -22,6 +22,7 @@ def main(argv=None):
 
     from cichlid_track.settings import load_settings
     from cichlid_track.tracking import stitch_files, stitch_options
+    from cichlid_track.tracking.output import stored_tracks
 
     repo = Path(__file__).resolve().parents[1]
     settings = load_settings(yaml.safe_load(a.config.read_text()), repo / "workflow" / "schemas", workdir=a.workdir)
@@ -35,6 +36,8 @@ def main(argv=None):
                          **stitch_options(settings.config))
         for name, new in (("_el.h5", result.reid), ("_el_motion.h5", result.motion)):
             old = pd.read_hdf(settings.video_file(vid, name))
+            if all(old.dtypes == np.float32):  # stored as float32 since session 11
+                new = stored_tracks(new)
             shape = old.shape == new.shape and old.columns.equals(new.columns) and old.index.equals(new.index)
             a_, b_ = old.to_numpy(float), new.to_numpy(float)
             differ = int((~((a_ == b_) | (np.isnan(a_) & np.isnan(b_)))).sum()) if shape else -1

@@ -5,7 +5,7 @@ from cichlid_track.tracking import stitch_files
 
 def main(smk):
     from cichlid_track.atomic import atomic_path, write_text
-    from cichlid_track.tracking.output import summary_json
+    from cichlid_track.tracking.output import summary_json, write_tracks
 
     p = smk.params
     result = stitch_files(smk.input.tracklets, smk.input.features, smk.input.meta, smk.input.reid, p.n_tracks,
@@ -16,8 +16,7 @@ def main(smk):
                           assignment=p.assignment)
     for df, out in ((result.reid, smk.output.tracks), (result.motion, smk.output.motion)):
         with atomic_path(out) as tmp:
-            # compressed (zlib: any PyTables reads it; half the size): pandas and DLC read it as before
-            df.to_hdf(tmp, key="tracks", format="table", mode="w", complib="zlib", complevel=5)
+            write_tracks(df, tmp)
     write_text(smk.output.summary, summary_json(result.summary))
     print("stitching:", result.summary)
 

@@ -549,3 +549,21 @@ def test_tracking_json_keeps_one_line_per_piece_and_reads_back_the_same():
     lines = text.splitlines()
     assert sum('"track": "fish' in line for line in lines) == 2  # each piece on its own line
     assert len(text) < len(json.dumps(summary, indent=2))
+
+
+def test_tracks_are_stored_as_float32_exactly_where_dlc_predicted_them(tmp_path):
+    """_el.h5 holds float32: DLC's predictions are float32 (its tables float64 copies of them), so a detected
+    keypoint reads back exactly; an interpolated one within 1e-4 px."""
+    import pandas as pd
+
+    from cichlid_track.tracking.output import empty_tracks, write_tracks
+
+    tracks = empty_tracks("s", ["fish1"], ["a", "b"], 3)
+    predicted = np.float32([[101.37, 55.21, 0.93], [102.11, 56.02, 0.88]]).astype(np.float64)
+    tracks.iloc[0, :3], tracks.iloc[2, :3] = predicted
+    tracks.iloc[1, :3] = (predicted[0] + predicted[1]) / 2  # a gap filled between them
+    write_tracks(tracks, tmp_path / "x_el.h5")
+    back = pd.read_hdf(tmp_path / "x_el.h5")
+    assert (back.dtypes == np.float32).all() and back.columns.equals(tracks.columns)
+    assert np.array_equal(back.iloc[[0, 2], :3].to_numpy(np.float64), tracks.iloc[[0, 2], :3].to_numpy())
+    np.testing.assert_allclose(back.to_numpy(np.float64), tracks.to_numpy(), atol=1e-4, equal_nan=True)
