@@ -226,8 +226,10 @@ def test_contact_frames_off_the_regular_ones_keep_the_crops_of_the_fish_in_conta
         crops = rng.integers(30, 255, (3, 20, 40, 3), dtype=np.uint8)
         if frame == 6:
             crops[0] = 0  # A's pose too poor for a crop there
+        if frame == 7:  # no fish at all
+            kps, crops = kps[:0], crops[:0]
         kps_of[frame] = kps
-        sink(frame, kps, rng.normal(size=(3, 9, 4)).astype(np.float32), crops)
+        sink(frame, kps, rng.normal(size=(len(kps), 9, 4)).astype(np.float32), crops)
     sink.close({"n_frames": 8})
     with FeatureStore(tmp_path / "c.h5", name="crops") as store:
         held = {f: len(store.keypoints(f)) for f in range(8)}
@@ -237,7 +239,7 @@ def test_contact_frames_off_the_regular_ones_keep_the_crops_of_the_fish_in_conta
         assert piece_crops([contact_a], store, min_crops=1) == {}  # off the regular frames: none by default
         found = piece_crops([contact_a], store, min_crops=1, any_frame=True)
         assert found[contact_a].shape == (1, 20, 40, 3)
-        b = Detections(range(8), [kps_of[f][1] for f in range(8)])  # B's whole track: the regular frames only
+        b = Detections(range(7), [kps_of[f][1] for f in range(7)])  # B's whole track: the regular frames only
         assert len(piece_crops([b], store)[b]) == 2 and len(piece_crops([b], store, any_frame=True)[b]) == 4
     with h5py.File(tmp_path / "f.h5", "r") as f:  # lossless compression of the features file, same rows
         assert f["keypoints"].compression == "gzip" and f["features"].compression == "gzip"

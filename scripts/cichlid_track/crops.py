@@ -94,6 +94,8 @@ def aligned_crops(images, poses, size: tuple[int, int], normalized: bool = True,
 
 def usable_crops(crops: np.ndarray) -> np.ndarray:
     """(M,) mask of crops that hold a fish (the analysis writes zeros where the pose had too few keypoints)."""
+    if not len(crops):  # a frame without fish
+        return np.zeros(0, bool)
     return crops.reshape(len(crops), -1).max(axis=1) > 0
 
 
