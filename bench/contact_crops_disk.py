@@ -23,29 +23,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "bench"))
 FIXED_SIZE = ("_triplet_vector.npy", "dlc_transreid_", "reid_accuracy.csv", "identity_net")  # do not grow
-
-
-def rewrite(src: Path, dst: Path, name: str, **writer) -> tuple[int, np.ndarray]:
-    """``src`` through the current FeatureWriter; returns its row count and the keypoints of every row."""
-    from cichlid_track.features import FeatureStore, FeatureWriter
-
-    store = FeatureStore(src, name=name)
-    import h5py
-
-    with h5py.File(src) as h:
-        attrs = dict(h.attrs)
-        item = tuple(h[name].attrs["shape"]) if name == "crops" else None
-    w = FeatureWriter(dst, store.n_keypoints, 0 if item else store.n_features, name=name, item_shape=item,
-                      layout=str(attrs.get("layout", "")), **writer)
-    empty = np.zeros((0,) + (item or (store.n_keypoints, store.n_features)), np.uint8 if item else np.float32)
-    for f in range(store.n_frames):
-        k = store.keypoints(f)
-        w.add_frame(f, k, store.features(f) if len(k) else empty)
-    w.close(attrs)
-    kps = store._kps[:]
-    store.close()
-    return len(kps), kps
 
 
 def contact_rows(features: Path, every: int, near: float) -> int:
@@ -68,6 +47,7 @@ def main() -> None:
     import pandas as pd
 
     from cichlid_track.tracking.output import summary_json, write_tracks
+    from storage_formats import rewrite
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True, help="a long_video.py --out folder")
@@ -91,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rewrite(features, tmp / "f.h5", "features", dtype=str(dtype), compression="gzip" if dtype == np.int8 else None)
-        rows, _ = rewrite(crops, tmp / "c.h5", "crops", dtype="uint8", jpeg_quality=quality)
+        rows = rewrite(crops, tmp / "c.h5", "crops", dtype="uint8", jpeg_quality=quality)
         new_features, new_crops = (tmp / "f.h5").stat().st_size, (tmp / "c.h5").stat().st_size
         added = contact_rows(features, every, near)
         per_row = new_crops / max(rows, 1)

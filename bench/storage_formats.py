@@ -26,21 +26,23 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def rewrite(src: Path, dst: Path, name: str, **writer) -> None:
-    """``src`` row by row through the current :class:`FeatureWriter` (same frames, rows and attributes)."""
+def rewrite(src: Path, dst: Path, name: str, **writer) -> int:
+    """``src`` row by row through the current :class:`FeatureWriter` (same frames, rows and attributes); rows are
+    read decoded (raw, int8 or JPEG alike), so a file of any format can be re-written. Returns the row count."""
     import h5py
 
-    from cichlid_track.features import FeatureWriter
+    from cichlid_track.features import FeatureStore, FeatureWriter
 
     with h5py.File(src) as h:
-        offsets, kps, data, attrs = h["frame_offsets"][:], h["keypoints"][:], h[name], dict(h.attrs)
-        w = FeatureWriter(dst, kps.shape[1], data.shape[-1], name=name,
-                          item_shape=data.shape[1:] if name == "crops" else None,
+        attrs = dict(h.attrs)
+    with FeatureStore(src, name=name) as store:
+        item = store.item_shape
+        w = FeatureWriter(dst, store.n_keypoints, item[-1], name=name, item_shape=item if name == "crops" else None,
                           layout=str(attrs.get("layout", "")), **writer)
-        for f in range(len(offsets) - 1):
-            a, b = offsets[f], offsets[f + 1]
-            w.add_frame(f, kps[a:b], data[a:b])
+        for f in range(store.n_frames):
+            w.add_frame(f, store.keypoints(f), store.features(f))
         w.close(attrs)
+        return int(store.offsets[-1])
 
 
 def bytes_per_row(path: Path) -> float:
