@@ -244,3 +244,46 @@ def test_contact_frames_off_the_regular_ones_keep_the_crops_of_the_fish_in_conta
     with h5py.File(tmp_path / "f.h5", "r") as f:  # lossless compression of the features file, same rows
         assert f["keypoints"].compression == "gzip" and f["features"].compression == "gzip"
         np.testing.assert_array_equal(f["keypoints"][:], np.concatenate([kps_of[f] for f in range(8)]))
+
+
+@pytest.mark.parametrize("gap, trained_at", [(25, 0.35), (10, None)])
+def test_a_video_whose_fish_are_never_half_a_body_apart_still_gets_a_network(tmp_path, gap, trained_at):
+    """Two fish swim side by side ``gap`` px apart (body 60 px) for the whole video. At ``reid.contact`` 0.5 every
+    frame is a contact, so every piece is one frame long and no stretch has both fish with 2 crops: the network
+    used to be skipped (as on the fast scene easy-6). It now learns from pieces cut only where fish come closer
+    (0.35, then 0.25 body lengths); fish 10 px apart are too close even for that, and the file says so."""
+    import pickle
+
+    from cichlid_track.analysis import StreamedFeatures
+    from cichlid_track.tracking.files import train_identity_file
+
+    def fish(x, y):  # 9 keypoints along 60 px, head first
+        return np.c_[x - np.arange(9) * 7.5, np.full(9, y), np.ones(9)].astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    sink = StreamedFeatures(tmp_path / "f.h5", 9, "int8", crops_path=tmp_path / "c.h5", crop_every=4,
+                            crop_quality=None, crop_near=0)
+    tracks = {"header": None, 0: {}, 1: {}}
+    for frame in range(48):
+        kps = np.stack([fish(100 + 2 * frame, 100), fish(100 + 2 * frame, 100 + gap)])
+        for tid in (0, 1):
+            tracks[tid][f"frame{frame:03d}"] = kps[tid]
+        crops = np.zeros((2, 20, 40, 3), np.uint8)
+        crops[0, ..., 0], crops[1, ..., 1] = 200, 200  # fish 0 red, fish 1 green
+        crops = np.clip(crops + rng.integers(0, 40, crops.shape), 0, 255).astype(np.uint8)
+        sink(frame, kps, rng.normal(size=(2, 9, 4)).astype(np.float32), crops)
+    sink.close({"n_frames": 48})
+    with open(tmp_path / "v_el.pickle", "wb") as fh:
+        pickle.dump(tracks, fh)
+
+    summary = train_identity_file(tmp_path / "v_el.pickle", tmp_path / "c.h5", tmp_path / "identity_net.pth", 2,
+                                  stray=0.75, contact=0.5, jump=0.5,
+                                  settings=TrainingSettings(steps=40, epochs=5, rounds=0, seed=0))
+    model = load_identity(tmp_path / "identity_net.pth")
+    if trained_at is None:
+        assert model is None and "within 0.25 body lengths" in summary["reason"], summary
+        assert "within 0.25 body lengths" in torch.load(tmp_path / "identity_net.pth", weights_only=False)["reason"]
+        return
+    assert model is not None and summary["training_contact"] == trained_at, summary
+    assert model.summary["training_contact"] == trained_at and model.summary["labelled_pieces"] == 2
+    assert model.summary["held_out_accuracy"] == 1.0

@@ -10,6 +10,13 @@ from .stitch import StitchResult, stitch_video
 
 log = logging.getLogger(__name__)
 
+# The identity network's labels come from stretches where all fish are apart, in pieces long enough for 2+ crops.
+# In a fast or crowded video the pieces cut at ``reid.contact`` can all be too short (each fish-to-fish approach
+# ends one): the network then learns from pieces cut only where fish come closer, these fractions of it in turn.
+# Stitching still cuts at ``reid.contact``; a piece the closer cut left impure is one more label the training's
+# consistency check (no stretch that contradicts what it learned) keeps out.
+TRAINING_CONTACTS = (1.0, 0.7, 0.5)
+
 
 def stitch_options(config: dict) -> dict:
     """The stitching keywords of :func:`stitch_files`, from a validated config."""
@@ -66,17 +73,29 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     weights out (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
     from .cleanup import cleaned_tracklets
-    from .identity_net import MIN_CROPS, TrainingSettings, piece_crops, save_identity, train_identity
+    from .identity_net import MIN_CROPS, TrainingSettings, global_fragments, piece_crops, save_identity, train_identity
     from .stitch import video_pieces
 
     settings = settings or TrainingSettings()
     raw = dlc_pickles.load(el_pickle)  # float64 rows, as DLC wrote them
     raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
-    pieces = video_pieces(raw, tracks, body_len, contact, jump) if tracks else []
+    pieces, crops, used = [], {}, contact
     with FeatureStore(crops_h5, name="crops") as store:
-        crops = piece_crops(pieces, store, settings.max_crops_per_piece)
+        for used in [contact * f for f in TRAINING_CONTACTS] if tracks else []:
+            pieces = video_pieces(raw, tracks, body_len, used, jump)
+            crops = piece_crops(pieces, store, settings.max_crops_per_piece)
+            if global_fragments([t for t in pieces if t in crops], n_fish):
+                break
     model = train_identity(pieces, crops, n_fish, settings) if crops else None
-    reason = "" if model else (f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each "
-                               f"({len(pieces)} pieces, {len(crops)} with crops)")
-    save_identity(model, out, reason)
-    return model.summary if model else {"reason": reason}
+    if model is None:
+        reason = (f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each, even with pieces "
+                  f"cut only where fish come within {used:.2g} body lengths ({len(pieces)} pieces, {len(crops)} "
+                  f"with crops)")
+        save_identity(None, out, reason)
+        return {"reason": reason}
+    model.summary["training_contact"] = round(used, 3)
+    if used < contact:
+        log.info("identity network: trained on pieces cut at %.2g body lengths (none of all fish apart at %.2g)",
+                 used, contact)
+    save_identity(model, out)
+    return model.summary
