@@ -1,0 +1,106 @@
+"""The identity network trained on pieces cut at other contact distances, on the videos of a finished run.
+
+    python bench/identity_training_contact.py --config /tmp/suite60/easy/config.yaml \
+        --ladder 1,0.7,0.5 --ladder 0.5 --videos easy-6-fast-dark
+
+Each ``--ladder`` is a list of fractions of ``reid.contact`` tried in turn for the pieces the ``identity`` rule
+learns from (``tracking.files.TRAINING_CONTACTS``; the default ladder is the library's); ``--seeds`` trains each
+with several seeds. For every video and ladder: the network is trained on the run's own tracklets and crops, the
+video is stitched with it (stitching still cuts at ``reid.contact``), and IDF1 / HOTA / switches are scored against
+the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled`` first removes the
+detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the default).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def drop_misassembled(stray: float):
+    """Patch the tracklet cleanup: a detection of 3+ keypoints with fewer than 3 within ``stray`` body lengths of
+    their median (keypoints of several fish, assembled as one) is removed from its tracklet."""
+    from cichlid_track.tracking import cleanup, stitch
+    from cichlid_track.tracking.tracklet_io import load_tracklets_dict
+
+    original = cleanup.cleaned_tracklets
+
+    def cleaned(raw, stray_bl):
+        raw, tracks, body_len, dropped = original(raw, stray_bl)
+        if not stray_bl:
+            return raw, tracks, body_len, dropped
+        out = {}
+        for key, frames in raw.items():
+            if key in ("header", "single") or not isinstance(frames, dict):
+                out[key] = frames
+                continue
+            kept = {}
+            for fkey, row in frames.items():
+                a = np.asarray(row, dtype=float)
+                xy = (a.reshape(-1, 3) if a.ndim == 1 else a)[:, :2]
+                ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
+                if ok.sum() >= 3 and (np.linalg.norm(xy[ok] - np.median(xy[ok], 0), axis=1)
+                                      <= stray_bl * body_len).sum() < 3:
+                    continue
+                kept[fkey] = row
+            out[key] = kept
+        return out, load_tracklets_dict(out), body_len, dropped
+
+    cleanup.cleaned_tracklets = cleaned
+    stitch.cleaned_tracklets = cleaned
+
+
+def main() -> None:
+    import yaml
+
+    from cichlid_track.metrics import mot_metrics, read_truth
+    from cichlid_track.settings import load_settings
+    from cichlid_track.tracking import files, stitch_files, stitch_options
+    from cichlid_track.tracking.identity_net import TrainingSettings
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, required=True, help="the run's config (with ground_truth)")
+    ap.add_argument("--ladder", action="append", help="fractions of reid.contact, comma-separated (repeatable)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--videos", nargs="*", help="default: every video of the run")
+    ap.add_argument("--drop-misassembled", action="store_true")
+    args = ap.parse_args()
+    os.chdir(args.config.parent)
+    settings = load_settings(yaml.safe_load(args.config.read_text()), REPO / "workflow" / "schemas")
+    cfg, ic = settings.config, settings.config["identity"]
+    if args.drop_misassembled:
+        drop_misassembled(cfg["tracking"]["stray_keypoints"])
+    ladders = [tuple(float(x) for x in s.split(",")) for s in args.ladder] if args.ladder else [files.TRAINING_CONTACTS]
+    print("| video | ladder (x reid.contact) | seed | trained at (body lengths) | labelled pieces | IDF1 / HOTA / switches |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for vid in args.videos or list(settings.samples):
+            truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
+            inputs = settings.identity_inputs(vid, existing_only=True)
+            for ladder in ladders:
+                files.TRAINING_CONTACTS = ladder
+                for seed in args.seeds:
+                    out = Path(tmp) / f"{vid}_identity_net.pth"
+                    summary = files.train_identity_file(
+                        settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
+                        stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
+                        jump=cfg["reid"]["jump"], settings=TrainingSettings(
+                            steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed))
+                    result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
+                                          **stitch_options(cfg))
+                    m = mot_metrics(truth, result.reid, 20)
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {seed} | {summary.get('training_contact', 'none')} "
+                          f"| {summary.get('labelled_pieces', 0)} | {m['IDF1']:.3f} / {m['HOTA']:.3f} / "
+                          f"{m['ID switches']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
