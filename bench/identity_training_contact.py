@@ -79,7 +79,8 @@ def main() -> None:
     if args.drop_misassembled:
         drop_misassembled(cfg["tracking"]["stray_keypoints"])
     ladders = [tuple(float(x) for x in s.split(",")) for s in args.ladder] if args.ladder else [files.TRAINING_CONTACTS]
-    print("| video | ladder (x reid.contact) | seed | trained at (body lengths) | labelled pieces | IDF1 / HOTA / switches |")
+    print("| video | ladder (x reid.contact) | seed | trained at (body lengths) | labelled pieces "
+          "| IDF1 / HOTA / switches |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
@@ -97,7 +98,8 @@ def main() -> None:
                     result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
                                           **stitch_options(cfg))
                     m = mot_metrics(truth, result.reid, 20)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {seed} | {summary.get('training_contact', 'none')} "
+                    trained_at = summary.get("training_contact", "none")
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {seed} | {trained_at} "
                           f"| {summary.get('labelled_pieces', 0)} | {m['IDF1']:.3f} / {m['HOTA']:.3f} / "
                           f"{m['ID switches']} |", flush=True)
 

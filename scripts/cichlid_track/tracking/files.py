@@ -69,8 +69,9 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
 
 def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float | None, contact: float,
                         jump: float | None = None, settings=None) -> dict:
-    """The ``identity`` rule: the video's pieces (as stitching cuts them) and crops in, the identity network's
-    weights out (:mod:`.identity_net`); returns its summary."""
+    """The ``identity`` rule: the video's pieces (as stitching cuts them, or closer where that leaves no stretch of
+    all fish apart: :data:`TRAINING_CONTACTS`) and crops in, the identity network's weights out
+    (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
     from .cleanup import cleaned_tracklets
     from .identity_net import MIN_CROPS, TrainingSettings, global_fragments, piece_crops, save_identity, train_identity
