@@ -10,7 +10,6 @@ identity switches against the generator's ground truth (``metrics.mot_metrics``,
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -44,18 +43,13 @@ def regular_rows_only(src: Path, dst: Path) -> tuple[int, int]:
 
 
 def main() -> None:
-    import yaml
+    from finished_run import load_run, run_parser
 
     from cichlid_track.metrics import mot_metrics, read_truth
-    from cichlid_track.settings import load_settings
     from cichlid_track.tracking import stitch_files, stitch_options
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, required=True, help="the run's config (with ground_truth)")
-    ap.add_argument("--videos", nargs="*", help="default: every video of the run")
-    args = ap.parse_args()
-    os.chdir(args.config.parent)
-    settings = load_settings(yaml.safe_load(args.config.read_text()), REPO / "workflow" / "schemas")
+    args = run_parser(__doc__).parse_args()
+    settings = load_run(args.config)
     print("| video | crops, every 4th frame | + contact crops | contact crops off: IDF1 / HOTA / switches | on |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

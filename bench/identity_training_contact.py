@@ -12,7 +12,6 @@ detections whose keypoints lie too far apart to be one fish (the experiment of s
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -59,22 +58,18 @@ def drop_misassembled(stray: float):
 
 
 def main() -> None:
-    import yaml
+    from finished_run import load_run, run_parser
 
     from cichlid_track.metrics import mot_metrics, read_truth
-    from cichlid_track.settings import load_settings
     from cichlid_track.tracking import files, stitch_files, stitch_options
     from cichlid_track.tracking.identity_net import TrainingSettings
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, required=True, help="the run's config (with ground_truth)")
+    ap = run_parser(__doc__)
     ap.add_argument("--ladder", action="append", help="fractions of reid.contact, comma-separated (repeatable)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--videos", nargs="*", help="default: every video of the run")
     ap.add_argument("--drop-misassembled", action="store_true")
     args = ap.parse_args()
-    os.chdir(args.config.parent)
-    settings = load_settings(yaml.safe_load(args.config.read_text()), REPO / "workflow" / "schemas")
+    settings = load_run(args.config)
     cfg, ic = settings.config, settings.config["identity"]
     if args.drop_misassembled:
         drop_misassembled(cfg["tracking"]["stray_keypoints"])

@@ -13,7 +13,6 @@ stitch.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -34,23 +33,18 @@ def not_one_fish(truth: np.ndarray, frame: int, kps: np.ndarray, body_len: float
 
 
 def main() -> None:
-    import yaml
+    from finished_run import load_run, run_parser
 
     from cichlid_track import dlc_pickles
     from cichlid_track.features import FeatureStore
     from cichlid_track.metrics import read_truth
-    from cichlid_track.settings import load_settings
     from cichlid_track.tracking.cleanup import cleaned_tracklets
     from cichlid_track.tracking.contacts import contact_frames, jump_frames
     from cichlid_track.tracking.identity_net import global_fragments, piece_crops
     from cichlid_track.tracking.stitch import video_pieces
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, required=True, help="the run's config (with ground_truth)")
-    ap.add_argument("--videos", nargs="*", help="default: every video of the run")
-    args = ap.parse_args()
-    os.chdir(args.config.parent)
-    settings = load_settings(yaml.safe_load(args.config.read_text()), REPO / "workflow" / "schemas")
+    args = run_parser(__doc__).parse_args()
+    settings = load_run(args.config)
     cfg = settings.config
     contact, jump = cfg["reid"]["contact"], cfg["reid"]["jump"]
     print("| video | tracklets | detections / fish-frames | pieces | in contact per 100 | jumps per 100 | pieces with "
