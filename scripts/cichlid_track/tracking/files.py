@@ -89,9 +89,9 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
                 break
     model = train_identity(pieces, crops, n_fish, settings) if crops else None
     if model is None:
-        reason = (f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each, even with pieces "
-                  f"cut only where fish come within {used:.2g} body lengths ({len(pieces)} pieces, {len(crops)} "
-                  f"with crops)")
+        reason = "no tracklets (no fish detected?)" if not tracks else (
+            f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each, even with pieces cut "
+            f"only where fish come within {used:.2g} body lengths ({len(pieces)} pieces, {len(crops)} with crops)")
         save_identity(None, out, reason)
         return {"reason": reason}
     model.summary["training_contact"] = round(used, 3)
