@@ -4,11 +4,12 @@
         --ladder 1,0.7,0.5 --ladder 0.5 --videos easy-6-fast-dark
 
 Each ``--ladder`` is a list of fractions of ``reid.contact`` tried in turn for the pieces the ``identity`` rule
-learns from (``tracking.files.TRAINING_CONTACTS``; the default ladder is the library's); ``--seeds`` trains each
-with several seeds. For every video and ladder: the network is trained on the run's own tracklets and crops, the
-video is stitched with it (stitching still cuts at ``reid.contact``), and IDF1 / HOTA / switches are scored against
-the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled`` first removes the
-detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the default).
+learns from (``train_identity_file(contacts=...)``; the default ladder is the library's ``TRAINING_CONTACTS``);
+``--seeds`` trains each with several seeds. For every video and ladder: the network is trained on the run's own
+tracklets and crops, the video is stitched with it (stitching still cuts at ``reid.contact``), and IDF1 / HOTA /
+switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
+first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
+default).
 """
 from __future__ import annotations
 
@@ -82,13 +83,12 @@ def main() -> None:
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
             inputs = settings.identity_inputs(vid, existing_only=True)
             for ladder in ladders:
-                files.TRAINING_CONTACTS = ladder
                 for seed in args.seeds:
                     out = Path(tmp) / f"{vid}_identity_net.pth"
                     summary = files.train_identity_file(
                         settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
                         stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
-                        jump=cfg["reid"]["jump"], settings=TrainingSettings(
+                        jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
                             steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed))
                     result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
                                           **stitch_options(cfg))

@@ -68,10 +68,10 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
 
 
 def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float | None, contact: float,
-                        jump: float | None = None, settings=None) -> dict:
+                        jump: float | None = None, settings=None, contacts: tuple = TRAINING_CONTACTS) -> dict:
     """The ``identity`` rule: the video's pieces (as stitching cuts them, or closer where that leaves no stretch of
-    all fish apart: :data:`TRAINING_CONTACTS`) and crops in, the identity network's weights out
-    (:mod:`.identity_net`); returns its summary."""
+    all fish apart: ``contacts``, fractions of ``contact`` tried in turn) and crops in, the identity network's
+    weights out (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
     from .cleanup import cleaned_tracklets
     from .identity_net import MIN_CROPS, TrainingSettings, global_fragments, piece_crops, save_identity, train_identity
@@ -82,7 +82,7 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     raw, tracks, body_len, _ = cleaned_tracklets(raw, stray)
     pieces, crops, used = [], {}, contact
     with FeatureStore(crops_h5, name="crops") as store:
-        for used in [contact * f for f in TRAINING_CONTACTS] if tracks else []:
+        for used in [contact * f for f in contacts] if tracks else []:
             pieces = video_pieces(raw, tracks, body_len, used, jump)
             crops = piece_crops(pieces, store, settings.max_crops_per_piece)
             if global_fragments([t for t in pieces if t in crops], n_fish):
