@@ -21,7 +21,7 @@ Metrics: IDF1, MOTA, identity switches (py-motmetrics), HOTA / DetA / AssA (Trac
 ``--max-px``.
 
 Usage (hours on 2 CPU cores; every stage resumes where it stopped):
-    python bench/tracking_suite.py --out /tmp/suite [--family easy] [--epochs 60]
+    python bench/tracking_suite.py --out /tmp/suite [--family easy] [--epochs 60] [--set training.KEY=VALUE ...]
 Writes bench/results/tracking_suite.csv (``--csv``; rows of the families run replace their old rows) and prints
 a markdown table with the mean per family.
 """
@@ -82,12 +82,25 @@ def make_family(out: Path, suite: dict, name: str) -> dict:
             "ground_truth": str(data / "ground_truth")}
 
 
-def run_workflow(out: Path, data: dict, epochs: int, cores: int) -> Path:
+def config_override(text: str) -> tuple[list[str], object]:
+    """``training.lr_milestones=[48, 57]`` -> (["training", "lr_milestones"], [48, 57]); the value is YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set {text!r}: give KEY=VALUE, e.g. training.lr_milestones=[48,57]")
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def run_workflow(out: Path, data: dict, epochs: int, cores: int, overrides=()) -> Path:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg.update(project=data["project"], samples=data["samples"], ground_truth=data["ground_truth"],
                results=str(out / "results"))
     cfg["training"]["epochs"] = epochs
     cfg["training"]["crop_size"] = 256  # as measured; the demo config crops to its own 256x192 frames
+    for keys, value in overrides:
+        section = cfg
+        for k in keys[:-1]:
+            section = section.setdefault(k, {})
+        section[keys[-1]] = value
     path = out / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory",
@@ -186,6 +199,9 @@ def main(argv=None):
     p.add_argument("--scenes", type=Path, default=REPO / "bench" / "scenes.yaml")
     p.add_argument("--family", nargs="+", default=None, help="families to run (default: all)")
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--set", dest="overrides", type=config_override, action="append", default=[],
+                   metavar="KEY=VALUE", help="a config setting for the family runs, e.g. "
+                   "training.lr_milestones=[48,57] (repeat for more; the workflow validates them)")
     p.add_argument("--cores", type=int, default=os.cpu_count())
     p.add_argument("--max-px", type=float, default=20.0)
     p.add_argument("--peer", type=Path, default=REPO / "bench" / "results" / "idtracker_scores.csv")
@@ -198,7 +214,7 @@ def main(argv=None):
     for name in families:
         out = (a.out / name).resolve()
         data = make_family(out, suite, name)
-        cfg = run_workflow(out, data, a.epochs, a.cores)
+        cfg = run_workflow(out, data, a.epochs, a.cores, a.overrides)
         rows += score_family(name, cfg, suite, a.max_px, peer)
     new = pd.DataFrame(rows, columns=COLUMNS)
     if a.csv.is_file():  # keep the other families' rows
