@@ -7,8 +7,8 @@ from cichlid_track import synth
 from cichlid_track.crops import aligned_crops, usable_crops
 from cichlid_track.tracking import stitch_video
 from cichlid_track.tracking.assignment import assign_identities
-from cichlid_track.tracking.identity_net import (IdentityNet, TrainingSettings, global_fragments, load_identity,
-                                                 piece_posteriors, save_identity, train_identity)
+from cichlid_track.tracking.identity_net import (IdentityNet, TrainingSettings, global_fragments, labelling_pieces,
+                                                 load_identity, piece_posteriors, save_identity, train_identity)
 
 from test_stitching import K, crossing, identity_of, no_appearance
 
@@ -60,9 +60,11 @@ def test_too_few_keypoints_give_an_empty_crop():
 class Piece:
     """The parts of a DLC Tracklet the identity code reads."""
 
-    def __init__(self, start, end, name):
+    def __init__(self, start, end, name, keypoints_seen=9):
         self.start, self.end, self.name = start, end, name
         self.inds = np.arange(start, end + 1)
+        self.data = np.full((len(self.inds), 9, 3), np.nan)  # x, y, likelihood of each keypoint
+        self.data[:, :keypoints_seen] = 1.0
 
     def __len__(self):
         return len(self.inds)
@@ -102,6 +104,32 @@ def test_identity_network_tells_apart_fish_that_differ_only_in_stripe_count(tmp_
     fresh = {f: post_crops.argmax(1) for f, post_crops in
              ((f, piece_posteriors(model, {pieces["A1"]: crops_of(f, 40)})[pieces["A1"]][1]) for f in "AB")}
     assert (fresh["A"] == cls["A1"]).mean() >= 0.85 and (fresh["B"] == cls["B1"]).mean() >= 0.85
+
+
+def test_a_fish_split_in_two_detections_does_not_make_two_classes():
+    """The pose model can assemble a fast fish's tail (3 of 9 keypoints) apart from the rest of it. While fish B is
+    missed, A and A's tail are two pieces: a stretch of "2 fish" made of one, with more crops than any true one, so
+    it was the network's first lesson (one fish, two classes). Only whole fish name classes now."""
+    rng = np.random.default_rng(2)
+    looks = {"A": synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120)),
+             "B": synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))}
+
+    def crops_of(fish, n):
+        return np.stack([fish_crop(looks[fish], rng.uniform(-np.pi, np.pi), rng, jitter=1.5) for _ in range(n)])
+
+    a1, tail = Piece(0, 99, "A1"), Piece(0, 99, "A1 tail", keypoints_seen=3)
+    a2, b2, a3, b3 = Piece(110, 199, "A2"), Piece(110, 199, "B2"), Piece(210, 299, "A3"), Piece(210, 299, "B3")
+    crops = {a1: crops_of("A", 25), tail: crops_of("A", 25), a2: crops_of("A", 15), b2: crops_of("B", 15),
+             a3: crops_of("A", 15), b3: crops_of("B", 15)}
+    pieces = list(crops)
+    assert [(s, e) for _, s, e in global_fragments(pieces, 2)] == [(0, 99), (110, 199), (210, 299)]  # as before
+    assert tail not in labelling_pieces(pieces, crops)
+
+    model = train_identity(pieces, crops, 2, TrainingSettings(steps=120, rounds=1, seed=0))
+    assert model.summary["first_stretch_frames"] == [110, 199], model.summary
+    post = piece_posteriors(model, crops)
+    cls = {t.name: int(post[t][0].argmax()) for t in pieces}
+    assert cls["A1"] == cls["A2"] == cls["A3"] != cls["B2"] == cls["B3"], cls
 
 
 class ByColour(torch.nn.Module):

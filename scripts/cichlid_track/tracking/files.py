@@ -74,7 +74,8 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
     weights out (:mod:`.identity_net`); returns its summary."""
     from ..features import FeatureStore
     from .cleanup import cleaned_tracklets
-    from .identity_net import MIN_CROPS, TrainingSettings, global_fragments, piece_crops, save_identity, train_identity
+    from .identity_net import (MIN_CROPS, TrainingSettings, global_fragments, labelling_pieces, piece_crops,
+                               save_identity, train_identity)
     from .stitch import video_pieces
 
     settings = settings or TrainingSettings()
@@ -85,13 +86,14 @@ def train_identity_file(el_pickle, crops_h5, out, n_fish: int, *, stray: float |
         for used in [contact * f for f in contacts] if tracks else []:
             pieces = video_pieces(raw, tracks, body_len, used, jump)
             crops = piece_crops(pieces, store, settings.max_crops_per_piece)
-            if global_fragments([t for t in pieces if t in crops], n_fish):
+            if global_fragments(labelling_pieces(pieces, crops), n_fish):
                 break
     model = train_identity(pieces, crops, n_fish, settings) if crops else None
     if model is None:
         reason = "no tracklets (no fish detected?)" if not tracks else (
-            f"no stretch where all {n_fish} fish are seen apart with {MIN_CROPS}+ crops each, even with pieces cut "
-            f"only where fish come within {used:.2g} body lengths ({len(pieces)} pieces, {len(crops)} with crops)")
+            f"no stretch where all {n_fish} fish are seen apart, whole, with {MIN_CROPS}+ crops each, even with "
+            f"pieces cut only where fish come within {used:.2g} body lengths ({len(pieces)} pieces, {len(crops)} "
+            f"with crops)")
         save_identity(None, out, reason)
         return {"reason": reason}
     model.summary["training_contact"] = round(used, 3)
