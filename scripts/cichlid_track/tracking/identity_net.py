@@ -227,7 +227,7 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
     gen = torch.Generator().manual_seed(settings.seed)
     frags = global_fragments(labelling_pieces(pieces, crops), n)
     if n < 2 or not frags:
-        log.warning("identity network: no stretch of the video where all %d fish are seen apart", n)
+        log.warning("identity network: no stretch of the video where all %d fish are seen apart, whole", n)
         return None
 
     def quality(frag):  # idtracker.ai's choice: the stretch whose shortest piece is longest
