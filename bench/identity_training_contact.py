@@ -9,10 +9,12 @@ learns from (``train_identity_file(contacts=...)``; the default ladder is the li
 tracklets and crops, the video is stitched with it (stitching still cuts at ``reid.contact``), and IDF1 / HOTA /
 switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
 first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
-default).
+default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
+(``identity.neighbours``; 0: off), side by side.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import tempfile
@@ -69,34 +71,37 @@ def main() -> None:
     ap.add_argument("--ladder", action="append", help="fractions of reid.contact, comma-separated (repeatable)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--drop-misassembled", action="store_true")
+    ap.add_argument("--neighbours", type=float, nargs="+",
+                    help="identity.neighbours values to train with, side by side (default: the run's config)")
     args = ap.parse_args()
     settings = load_run(args.config)
     cfg, ic = settings.config, settings.config["identity"]
     if args.drop_misassembled:
         drop_misassembled(cfg["tracking"]["stray_keypoints"])
     ladders = [tuple(float(x) for x in s.split(",")) for s in args.ladder] if args.ladder else [files.TRAINING_CONTACTS]
-    print("| video | ladder (x reid.contact) | seed | trained at (body lengths) | labelled pieces "
+    neighbours = args.neighbours or [ic["neighbours"]]
+    print("| video | ladder (x reid.contact) | neighbours | seed | trained at (body lengths) | labelled pieces "
           "| IDF1 / HOTA / switches |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
             inputs = settings.identity_inputs(vid, existing_only=True)
-            for ladder in ladders:
-                for seed in args.seeds:
-                    out = Path(tmp) / f"{vid}_identity_net.pth"
-                    summary = files.train_identity_file(
-                        settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
-                        stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
-                        jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
-                            steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed))
-                    result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
-                                          **stitch_options(cfg))
-                    m = mot_metrics(truth, result.reid, 20)
-                    trained_at = summary.get("training_contact", "none")
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {seed} | {trained_at} "
-                          f"| {summary.get('labelled_pieces', 0)} | {m['IDF1']:.3f} / {m['HOTA']:.3f} / "
-                          f"{m['ID switches']} |", flush=True)
+            for ladder, share, seed in itertools.product(ladders, neighbours, args.seeds):
+                out = Path(tmp) / f"{vid}_identity_net.pth"
+                summary = files.train_identity_file(
+                    settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
+                    stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
+                    jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
+                        steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed,
+                        neighbours=share))
+                result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
+                                      **stitch_options(cfg))
+                m = mot_metrics(truth, result.reid, 20)
+                trained_at = summary.get("training_contact", "none")
+                print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {seed} | {trained_at} "
+                      f"| {summary.get('labelled_pieces', 0)} | {m['IDF1']:.3f} / {m['HOTA']:.3f} / "
+                      f"{m['ID switches']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ def main(smk):
 
     p = smk.params
     settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed,
+                                neighbours=p.neighbours,
                                 device=resolve_device(p.device))
     summary = train_identity_file(smk.input.tracklets, smk.input.crops, smk.output[0], p.n_fish,
                                   stray=p.stray_keypoints, contact=p.contact, jump=p.jump,

@@ -13,6 +13,7 @@ rule identity:
         steps=config["identity"]["steps"],
         epochs=config["identity"]["epochs"],
         rounds=config["identity"]["rounds"],
+        neighbours=config["identity"]["neighbours"],
         seed=config["identity"]["seed"],
         device=config["identity"]["device"],
     threads: 2  # a small CNN on small crops: CPUs are enough (a GPU job would wait in the queue longer)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MIN_CROPS = 2  # a piece with fewer usable crops gets no identity from the network
 ACCEPT = 0.8  # a stretch joins the training set when each new piece's class is this probable
 WHOLE_FISH = 0.5  # a piece names a class only if its typical detection holds this fraction of the keypoints or more
+NEIGHBOURS = 0.5  # training crops shown with a neighbour alongside, as contact frames show a fish
 BATCH = 64
 
 
@@ -38,6 +39,7 @@ class TrainingSettings:
     seed: int = 0
     device: str = "cpu"
     max_crops_per_piece: int = 200  # crops read per piece (evenly spread over it)
+    neighbours: float = NEIGHBOURS  # fraction of training crops shown with a neighbour (:func:`_neighbour_alongside`)
 
 
 @dataclass
@@ -153,6 +155,33 @@ def _augment(x, gen):
     return x * (1 + (torch.rand(b, 3, 1, 1, generator=gen) - 0.5) * 0.2)
 
 
+def _neighbour_alongside(x, gen, fraction: float):
+    """Each crop, with probability ``fraction``, gets another crop's middle rows (that fish's body) pasted
+    30-70 % of the crop's height above or below its middle, shifted along the body: a fish touching another, as the
+    crops of contact frames show it. The label stays the crop's own fish. Trained only on fish seen apart, the network
+    names contact crops little better than chance on look-alikes (lookalike-10: 42 % of them right, 86 % of crops of
+    fish apart); contact frames are most of what stitching places one by one."""
+    import torch
+
+    b, _, h, w = x.shape
+    if fraction <= 0 or b < 2:  # off: the random stream is left as it was
+        return x
+    chosen = torch.nonzero(torch.rand(b, generator=gen) < fraction).flatten().tolist()
+    partner = (torch.arange(b) + torch.randint(1, b, (b,), generator=gen)) % b  # never the crop itself
+    side = torch.randint(0, 2, (b,), generator=gen) * 2 - 1
+    dy = torch.randint(int(0.3 * h), int(0.7 * h) + 1, (b,), generator=gen) * side
+    dx = torch.randint(-(w // 2), w // 2 + 1, (b,), generator=gen)
+    half = max(1, h // 4)  # the middle rows hold the fish's body
+    out = x.clone()
+    for i in chosen:
+        lo, hi = h // 2 - half + int(dy[i]), h // 2 + half + int(dy[i])
+        top, bottom = max(0, lo), min(h, hi)
+        if bottom > top:
+            body = torch.roll(x[partner[i]], int(dx[i]), dims=2)
+            out[i, :, top:bottom] = body[:, top - int(dy[i]):bottom - int(dy[i])]
+    return out
+
+
 def _train(model: IdentityNet, x, y, steps: int, settings: TrainingSettings, gen) -> float:
     """``steps`` of class-balanced mini-batches of ``x`` (uint8 crops, normalised per batch: an hour-long video's
     training set stays at 1 byte per pixel); returns the last 50 steps' mean loss."""
@@ -167,7 +196,8 @@ def _train(model: IdentityNet, x, y, steps: int, settings: TrainingSettings, gen
     losses = []
     for _ in range(steps):
         idx = torch.multinomial(weights, BATCH, replacement=True, generator=gen)
-        xb = _augment(_tensors(x[idx.numpy()], model.mean, model.std), gen).to(settings.device)
+        xb = _augment(_tensors(x[idx.numpy()], model.mean, model.std), gen)
+        xb = _neighbour_alongside(xb, gen, settings.neighbours).to(settings.device)
         loss = F.cross_entropy(model.net(xb), y[idx].to(settings.device), label_smoothing=0.05)
         opt.zero_grad()
         loss.backward()
