@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MIN_CROPS = 2  # a piece with fewer usable crops gets no identity from the network
 ACCEPT = 0.8  # a stretch joins the training set when each new piece's class is this probable
 WHOLE_FISH = 0.5  # a piece names a class only if its typical detection holds this fraction of the keypoints or more
-NEIGHBOURS = 0.5  # training crops shown with a neighbour alongside, as contact frames show a fish
+NEIGHBOURS = 0.25  # training crops shown with a neighbour alongside, as contact frames show a fish
 BATCH = 64
 
 
