@@ -24,12 +24,12 @@ def fish_crop(look, heading, rng, size=(40, 20), jitter=0.0, scene=160, neighbou
     img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
     pos = np.array([scene / 2, scene / 2]) + rng.uniform(-10, 10, 2)
     kp = synth.keypoints(pos, heading, look.scale)
-    over = rng.random() < 0.5
     if neighbour is not None:
         across = np.array([-np.sin(heading), np.cos(heading)]) * rng.choice([-1, 1]) * rng.uniform(10, 16)
         along = np.array([np.cos(heading), np.sin(heading)]) * rng.uniform(-15, 15)
         turn = heading + rng.uniform(-0.5, 0.5)
         other = synth.keypoints(pos + across + along, turn, neighbour.scale), turn, neighbour
+        over = rng.random() < 0.5
         if not over:
             synth.draw_fish(img, *other)
     synth.draw_fish(img, kp, heading, look)
@@ -149,7 +149,7 @@ def test_training_with_a_neighbour_alongside_names_fish_in_contact():
                                TrainingSettings(steps=150, rounds=1, seed=0, neighbours=share))
         assert model.summary["labelled_pieces"] == 4, model.summary
         scores[share] = accuracy(model, apart), accuracy(model, contact)
-    # (apart, in contact): 1.0 / 0.85 without, 1.0 / 1.0 with; on four other scenes drawn so, 0.11-0.16 more in contact
+    # (apart, in contact): 1.0 / 0.87 without, 1.0 / 0.99 with; on four other scenes drawn so, 0.11-0.17 more in contact
     assert scores[default][1] >= scores[0.0][1] + 0.1, scores
     assert scores[default][0] >= 0.85, scores
 
