@@ -1,4 +1,6 @@
 """Identity from pose-aligned images: crops, the per-video identity network and the whole-video assignment."""
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -142,16 +144,20 @@ def test_training_with_a_neighbour_alongside_names_fish_in_contact():
         cls = {f: np.bincount(crop_probabilities(model, crops[pieces[f + "1"]]).argmax(1)).argmax() for f in "AB"}
         return np.mean([(crop_probabilities(model, c).argmax(1) == cls[f]).mean() for f, c in sets.items()])
 
-    scores = {}
+    # one training is noisy (its gain in contact was 0.07-0.14 over 9 rng/seed pairs, and depends on the CPU's kernels):
+    # judge the mean of three training seeds
     default = TrainingSettings().neighbours
-    for share in (0.0, default):
+    scores = {share: [] for share in (0.0, default)}
+    for share, seed in itertools.product(scores, range(3)):
         model = train_identity(list(pieces.values()), crops, 2,
-                               TrainingSettings(steps=150, rounds=1, seed=0, neighbours=share))
+                               TrainingSettings(steps=150, rounds=1, seed=seed, neighbours=share))
         assert model.summary["labelled_pieces"] == 4, model.summary
-        scores[share] = accuracy(model, apart), accuracy(model, contact)
-    # (apart, in contact): 1.0 / 0.87 without, 1.0 / 0.99 with; on four other scenes drawn so, 0.11-0.17 more in contact
-    assert scores[default][1] >= scores[0.0][1] + 0.1, scores
-    assert scores[default][0] >= 0.85, scores
+        scores[share].append((accuracy(model, apart), accuracy(model, contact)))
+    (apart_without, contact_without), (apart_with, contact_with) = (np.mean(scores[s], axis=0) for s in scores)
+    # measured on 2 CPU threads: contact 0.88 without, 0.99 with; apart 1.0 both. Errors in contact fall 5-10-fold
+    assert 1 - contact_with <= 0.5 * (1 - contact_without), scores
+    assert contact_with >= contact_without + 0.05, scores
+    assert apart_with >= 0.85 and apart_with >= apart_without - 0.05, scores
 
 
 def test_a_fish_split_in_two_detections_does_not_make_two_classes():
