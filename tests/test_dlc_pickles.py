@@ -70,3 +70,10 @@ def test_write_widened_gives_dlc_its_float64_rows(tmp_path):
         widened = pickle.load(fh)
     assert all(np.array_equal(widened[t][f], raw[t][f]) and widened[t][f].dtype == np.float64
                for t in (0, 1) for f in raw[t])
+
+
+def test_seen_keypoints_treats_nan_and_dlcs_minus_one_padding_as_missing():
+    xy = np.array([[[10.0, 5.0], [np.nan, 3.0], [-1.0, -1.0], [0.0, 0.0]]])
+    assert dlc_pickles.seen_keypoints(xy).tolist() == [[True, False, False, True]]
+    rows = np.array([[10.0, 5.0, 0.9, -1.0], [-1.0, -1.0, -1.0, -1.0]])  # x, y, likelihood, identity: only x, y count
+    assert dlc_pickles.seen_keypoints(rows).tolist() == [True, False]

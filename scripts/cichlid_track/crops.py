@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dlc_pickles import seen_keypoints
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DLC's inference transform (normalize_images), to undo for storage
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MARGIN = 1.25  # crop length / body length: fins and a little water around the fish
@@ -110,7 +112,7 @@ def close_to_another(keypoints: np.ndarray, body_lengths: float | None) -> np.nd
     if n < 2 or not body_lengths:
         return np.zeros(n, bool)
     xy = np.asarray(keypoints, dtype=np.float64)[..., :2]
-    ok = np.isfinite(xy).all(-1) & (xy >= 0).all(-1)  # NaN or DLC's padding: missing
+    ok = seen_keypoints(xy)
     count = ok.sum(-1)
     whole = count >= MIN_KEYPOINTS
     if not whole.any():

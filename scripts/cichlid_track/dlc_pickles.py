@@ -15,6 +15,13 @@ from pathlib import Path
 import numpy as np
 
 
+def seen_keypoints(xy) -> np.ndarray:
+    """Which keypoints were detected: (..., K, 2+) -> (..., K) bool. DLC marks a missing one NaN, or -1 where it
+    pads its arrays."""
+    xy = np.asarray(xy, dtype=float)[..., :2]
+    return (np.isfinite(xy) & (xy >= 0)).all(axis=-1)
+
+
 def _mapped(obj, convert):
     if isinstance(obj, np.ndarray):
         return convert(obj)

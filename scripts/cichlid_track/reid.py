@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dlc_pickles import seen_keypoints
 from .features import nearest_assembly
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def mine_triplets(tracklets: dict[int, dict[int, np.ndarray]], store, n_triplets
 
     def feature(tid: int, frame: int):
         kps = tracks[tid][frame]
-        if np.sum(np.all(np.isfinite(kps[:, :2]) & (kps[:, :2] >= 0), axis=1)) < min_keypoints:
+        if np.sum(seen_keypoints(kps)) < min_keypoints:
             result.skipped_incomplete += 1
             return None
         idx, _ = nearest_assembly(kps, store.keypoints(frame), max_distance=max_lookup_px)

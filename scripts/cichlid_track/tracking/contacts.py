@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dlc_pickles import seen_keypoints
 from .tracklet_io import frame_index, tracklet_objects
 
 
@@ -13,14 +14,14 @@ VANISH = 1.5  # contact distances within which a fish that vanishes has merged i
 
 def centroid(kps: np.ndarray) -> np.ndarray:
     xy = np.asarray(kps, dtype=np.float64)[:, :2]
-    xy = xy[np.all(np.isfinite(xy) & (xy >= 0), axis=1)]
+    xy = xy[seen_keypoints(xy)]
     return xy.mean(axis=0) if len(xy) else np.full(2, np.nan)
 
 
 def centroids(kps: np.ndarray) -> np.ndarray:
     """:func:`centroid` of many detections at once: ``(n, K, >=2)`` -> ``(n, 2)``."""
     xy = np.asarray(kps, dtype=np.float64)[..., :2]
-    ok = np.all(np.isfinite(xy) & (xy >= 0), axis=2)
+    ok = seen_keypoints(xy)
     count = ok.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok[..., None], xy, 0.0).sum(axis=1) / count[:, None]  # no keypoint: NaN

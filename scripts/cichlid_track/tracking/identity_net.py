@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..dlc_pickles import seen_keypoints
 from .appearance import sampled_detections
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,8 @@ def whole_fish(piece, fraction: float = WHOLE_FISH) -> bool:
     keypoints. The pose model can assemble a fast fish's tail (3 of 9 keypoints) apart from the rest of it; that
     piece beside the whole fish makes a stretch of ``n`` pieces out of ``n - 1`` fish, and taught the network that
     one fish is two classes (easy-6-fast-dark at 100 epochs: 0.765 IDF1)."""
-    xy = np.asarray(piece.data)[..., :2].astype(float)
-    seen = (np.isfinite(xy) & (xy >= 0)).all(axis=-1).sum(axis=1)
-    return float(np.median(seen)) >= fraction * xy.shape[1]
+    seen = seen_keypoints(np.asarray(piece.data))
+    return float(np.median(seen.sum(axis=1))) >= fraction * seen.shape[1]
 
 
 def labelling_pieces(pieces: list, crops: dict) -> list:

@@ -8,6 +8,7 @@ from itertools import groupby
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..dlc_pickles import seen_keypoints
 from .appearance import piece_means, similarities, unit_vector
 from .contacts import PIECE_MIN_LENGTH
 from .flow import MAX_LINK_GAP
@@ -20,7 +21,7 @@ IDENTITY_LIMIT = 4.0  # the most a leftover's own crops may claim for or against
 def keypoints(t) -> np.ndarray:
     """(frames, K, 2) keypoints of a piece, NaN where missing (DLC writes -1 or NaN)."""
     xy = np.asarray(t.xy, dtype=float)
-    return np.where(np.isfinite(xy) & (xy >= 0), xy, np.nan)
+    return np.where(seen_keypoints(xy)[..., None], xy, np.nan)
 
 
 def shape_corrected_centroid(piece, anchor_kps: np.ndarray, anchor_centroid: np.ndarray) -> np.ndarray:
