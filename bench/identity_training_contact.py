@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def drop_misassembled(stray: float):
     """Patch the tracklet cleanup: a detection of 3+ keypoints with fewer than 3 within ``stray`` body lengths of
     their median (keypoints of several fish, assembled as one) is removed from its tracklet."""
+    from cichlid_track.dlc_pickles import seen_keypoints
     from cichlid_track.tracking import cleanup, stitch
     from cichlid_track.tracking.tracklet_io import load_tracklets_dict
 
@@ -48,7 +49,7 @@ def drop_misassembled(stray: float):
             for fkey, row in frames.items():
                 a = np.asarray(row, dtype=float)
                 xy = (a.reshape(-1, 3) if a.ndim == 1 else a)[:, :2]
-                ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
+                ok = seen_keypoints(xy)
                 if ok.sum() >= 3 and (np.linalg.norm(xy[ok] - np.median(xy[ok], 0), axis=1)
                                       <= stray_bl * body_len).sum() < 3:
                     continue

@@ -26,8 +26,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def not_one_fish(truth: np.ndarray, frame: int, kps: np.ndarray, body_len: float) -> bool:
     """truth: (frames, fish, K, 2); kps: (K, >=2) of one detection."""
+    from cichlid_track.dlc_pickles import seen_keypoints
+
     xy = np.asarray(kps, dtype=float)[:, :2]
-    ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
+    ok = seen_keypoints(xy)
     near = np.linalg.norm(truth[frame][:, ok] - xy[ok][None], axis=2) < 0.25 * body_len  # fish x keypoints
     return bool(near.mean(axis=1).max() < 2 / 3)
 
@@ -66,8 +68,7 @@ def main() -> None:
         small = bad = 0
         for track in tracks.values():
             for frame, kps in track.items():
-                xy = kps[:, :2]
-                if (np.isfinite(xy).all(1) & (xy >= 0).all(1)).sum() <= 5:
+                if dlc_pickles.seen_keypoints(kps).sum() <= 5:
                     small += 1
                     bad += not_one_fish(truth, frame, kps, body_len)
         fish_frames = int(np.isfinite(truth).all(axis=(2, 3)).sum())

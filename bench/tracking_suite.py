@@ -118,6 +118,7 @@ def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float
     within ``max_px`` of the fish's centroid, one detection per fish."""
     from scipy.optimize import linear_sum_assignment
 
+    from cichlid_track.dlc_pickles import seen_keypoints
     from cichlid_track.metrics import centroids
 
     gt = np.stack(list(centroids(truth).values()), axis=1)  # (frames, fish, 2)
@@ -131,7 +132,7 @@ def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float
         if not len(g) or not len(det):
             continue
         xy = det[..., :2].copy()
-        xy[~(np.isfinite(xy).all(axis=2) & (xy >= 0).all(axis=2))] = np.nan  # missing or DLC's padding
+        xy[~seen_keypoints(xy)] = np.nan
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             c = np.nanmedian(xy, axis=1)  # a keypoint taken from a neighbour does not move it
