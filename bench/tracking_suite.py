@@ -8,8 +8,8 @@ workflow on them (one sample sheet, ``n_fish`` per video) and scores per scene:
 - ``ours``: ``_el.h5`` (re-ID stitching, the config's ``reid.method``; with the identity network, pieces assigned
   to fish by it);
 - the ablation, re-stitched from the run's own files: ``ours, network as a link cue (assignment off)``, ``ours,
-  no identity network (crops off)`` (the transformer, body colour and motion only, as before the network) and
-  ``ours, no jump cut (reid.jump: null)``;
+  no identity network (crops off)`` (the transformer, body colour and motion only, as before the network),
+  ``ours, no jump cut (reid.jump: null)`` and ``ours, contact keypoints not sorted`` (detections placed whole);
 - ``motion only``: ``_el_motion.h5`` (DLC's own stitcher, its default cost);
 - ``ceiling``: our pieces (tracklets cut at contacts and jumps) linked by the ground truth itself, the best any linking
   of these detections could do; below the goal it says the cap is detection or assembly, not linking;
@@ -148,7 +148,8 @@ def detection_recall(assemblies_pickle: Path, truth: pd.DataFrame, max_px: float
 def ablation(s, scene: str) -> dict:
     """The run's own files re-stitched without parts of the identity work: the network as one more link cue
     (``identity.assignment: false``), no network at all (as without crops), and no cut where a tracklet jumps
-    (``reid.jump: null``; the network is the run's own, trained on the pieces with those cuts)."""
+    (``reid.jump: null``; the network is the run's own, trained on the pieces with those cuts), and contact frames'
+    detections placed whole, their keypoints not sorted between the fish (``tracking.sort_contact_keypoints: false``)."""
     from cichlid_track.tracking import stitch_files, stitch_options
 
     ident = s.identity_inputs(scene, existing_only=True)
@@ -157,12 +158,14 @@ def ablation(s, scene: str) -> dict:
     opts = stitch_options(s.config)
     return {ABLATION_CUE: stitch_files(*s.stitch_inputs(scene), **ident, **{**opts, "assignment": False}).reid,
             ABLATION_NONE: stitch_files(*s.stitch_inputs(scene), **opts).reid,
-            ABLATION_JUMP: stitch_files(*s.stitch_inputs(scene), **ident, **{**opts, "jump": None}).reid}
+            ABLATION_JUMP: stitch_files(*s.stitch_inputs(scene), **ident, **{**opts, "jump": None}).reid,
+            ABLATION_SORT: stitch_files(*s.stitch_inputs(scene), **ident, **{**opts, "sort_keypoints": False}).reid}
 
 
 ABLATION_CUE = "ours, network as a link cue (assignment off)"
 ABLATION_NONE = "ours, no identity network (crops off)"
 ABLATION_JUMP = "ours, no jump cut (reid.jump: null)"
+ABLATION_SORT = "ours, contact keypoints not sorted (tracking.sort_contact_keypoints: false)"
 
 
 def score_family(name: str, cfg: Path, suite: dict, max_px: float, peer: pd.DataFrame) -> list[dict]:

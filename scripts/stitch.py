@@ -13,7 +13,7 @@ def main(smk):
                           min_length=p.min_length, method=p.method, appearance_weight=p.appearance_weight,
                           contact=p.contact, jump=p.jump, max_gap=p.max_gap, stray=p.stray_keypoints,
                           identity_model=smk.input.get("identity"), crops_h5=smk.input.get("crops"),
-                          assignment=p.assignment)
+                          assignment=p.assignment, sort_keypoints=p.sort_keypoints)
     for df, out in ((result.reid, smk.output.tracks), (result.motion, smk.output.motion)):
         with atomic_path(out) as tmp:
             write_tracks(df, tmp)

@@ -567,3 +567,44 @@ def test_tracks_are_stored_as_float32_exactly_where_dlc_predicted_them(tmp_path)
     assert (back.dtypes == np.float32).all() and back.columns.equals(tracks.columns)
     assert np.array_equal(back.iloc[[0, 2], :3].to_numpy(np.float64), tracks.iloc[[0, 2], :3].to_numpy())
     np.testing.assert_allclose(back.to_numpy(np.float64), tracks.to_numpy(), atol=1e-4, equal_nan=True)
+
+
+def test_keypoints_of_a_mixed_contact_detection_are_sorted_to_the_fish_whose_body_they_are_on():
+    """Two fish swim side by side along +x, 12 px apart (48 px long). In the contact (frames 10-19), DLC's assembly
+    mixed them in frame 12 (each detection: its own front half, the other fish's back half) and merged them in frame
+    15 (one detection, fish 1's back half on fish 0's front half); frame 17 is right. Placed whole, each detection
+    keeps the other fish's half; sorted by where each body should be, every keypoint goes to its own fish: frame 17
+    is left as it was, and fish 1 gets its back half in frame 15 although it had no detection there."""
+    from cichlid_track.tracking.reassembly import sort_contact_keypoints
+    from cichlid_track.tracking.tracklet_io import as_tracklet
+
+    def body(fish, f):
+        return fish_pose(100.0 + 2 * f, 100.0 + 12 * fish)[:, :3]
+
+    def detection(f, front, back):
+        p = body(front, f)
+        if back is not None:
+            p[:5] = body(back, f)[:5]  # keypoints 0-4 lie along the back half
+        else:
+            p[:5] = [np.nan, np.nan, 0.0]
+        return as_tracklet({f"frame{f:03d}": p})
+
+    chains = [[as_tracklet({f"frame{f:03d}": body(fish, f) for f in frames}) for frames in (range(10), range(20, 30))]
+              for fish in (0, 1)]
+    chains[0] += [detection(12, front=0, back=1), detection(15, front=0, back=1), detection(17, front=0, back=0)]
+    chains[1] += [detection(12, front=1, back=0), detection(17, front=1, back=1)]
+    out, moved = sort_contact_keypoints(chains, body_len=48.0)
+    assert moved == 15  # 5 each way in frame 12, fish 1's back half in frame 15
+    for fish in (0, 1):
+        rows = {int(f): t.data[i] for t in out[fish] for i, f in enumerate(t.inds)}
+        np.testing.assert_allclose(rows[12][:, :2], body(fish, 12)[:, :2])
+        np.testing.assert_allclose(rows[17][:, :2], body(fish, 17)[:, :2])
+    frame15 = [t for t in out[1] if list(t.inds) == [15]]
+    assert len(frame15) == 1
+    np.testing.assert_allclose(frame15[0].data[0, :5, :2], body(1, 15)[:5, :2])
+    assert np.isnan(frame15[0].data[0, 5:, :2]).all()
+    zero_front = [t for t in out[0] if list(t.inds) == [15]][0].data[0]
+    assert np.isnan(zero_front[:5, :2]).all() and np.isfinite(zero_front[5:, :2]).all()
+    assert [t for t in out[0] if list(t.inds) == [17]][0] is chains[0][4]  # a right contact frame is not touched
+    # the input chains are not changed
+    np.testing.assert_allclose(chains[0][2].data[0, :5, 1], 112.0)

@@ -53,6 +53,7 @@ rule stitch:
         body_colour=config["reid"]["body_colour"],
         max_gap=config["tracking"]["max_gap"],
         stray_keypoints=config["tracking"]["stray_keypoints"],
+        sort_keypoints=config["tracking"]["sort_contact_keypoints"],
         assignment=config["identity"]["assignment"],
         scorer=SCORER,
     resources:

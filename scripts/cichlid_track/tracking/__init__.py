@@ -30,7 +30,11 @@ the re-ID model), which runs :func:`stitch_video` (:mod:`.stitch`) from ``_el.pi
    whole fish would be, laid on the chain's body shape), with the identity network's word where the piece has a
    crop; the detections of one contact frame are given to fish together (Hungarian); a second, looser pass places
    what no fish claimed unless it is clearly another fish.
-5. :mod:`.output` writes the chains in DLC's ``_el.h5`` layout and fills gaps of at most
+5. :mod:`.reassembly` sorts the keypoints of each contact frame's detections between the fish of that contact
+   (``tracking.sort_contact_keypoints``): DLC's assembly now and then builds one detection from two touching
+   fish, and placed whole, a fish would get its neighbour's half. Each fish's pose is carried over the contact
+   from its pieces on either side, and each body part goes to the fish whose body should have it there.
+6. :mod:`.output` writes the chains in DLC's ``_el.h5`` layout and fills gaps of at most
    ``tracking.max_gap`` frames.
 
 Beside it, :mod:`.dlc_stitcher` runs DLC's own ``TrackletStitcher``: the motion-only stitch written to

@@ -23,13 +23,15 @@ def stitch_options(config: dict) -> dict:
     r, t = config["reid"], config["tracking"]
     return dict(feature_parts=r["feature_parts"], body_colour=r["body_colour"], min_length=t["min_length"],
                 method=r["method"], appearance_weight=r["appearance_weight"], contact=r["contact"],
-                jump=r["jump"], max_gap=t["max_gap"], stray=t["stray_keypoints"], assignment=config["identity"]["assignment"])
+                jump=r["jump"], max_gap=t["max_gap"], stray=t["stray_keypoints"], assignment=config["identity"]["assignment"],
+                sort_keypoints=t["sort_contact_keypoints"])
 
 
 def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int, individuals: list[str],
                  scorer: str, *, feature_parts, body_colour: bool, min_length: int, method: str,
                  appearance_weight: float, contact: float, max_gap: int, stray: float | None,
-                 jump: float | None = None, identity_model=None, crops_h5=None, assignment: bool = True) -> StitchResult:
+                 jump: float | None = None, identity_model=None, crops_h5=None, assignment: bool = True,
+                 sort_keypoints: bool = True) -> StitchResult:
     """Read what stitching needs and run :func:`stitch_video`. The re-ID embedding runs on the CPU: a few
     thousand sampled detections per video, not worth holding a GPU for. identity_model, crops_h5: the
     ``identity`` rule's network and the analysis' crops (None: stitching without a network)."""
@@ -59,7 +61,7 @@ def stitch_files(el_pickle, features_h5, meta_pickle, reid_model, n_tracks: int,
                               list(meta["bodyparts"]), min_length=min_length, store=store, embed=embed,
                               method=method, appearance_weight=appearance_weight, contact=contact,
                               jump=jump, max_gap=max_gap, body_store=body_store, stray=stray, identity=identity,
-                              crop_store=crop_store, assignment=assignment)
+                              crop_store=crop_store, assignment=assignment, sort_keypoints=sort_keypoints)
     if embed is None:
         import torch
 

@@ -18,6 +18,7 @@ from .identity_net import piece_crops, piece_posteriors
 from .leftovers import place_leftovers
 from .link_model import fit_link_model
 from .output import empty_tracks, fill_gaps, tracks_dataframe
+from .reassembly import sort_contact_keypoints
 from .tracklet_io import merge
 
 
@@ -42,13 +43,14 @@ def identity_cue(posteriors: dict) -> dict:
 
 def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str], n_frames: int, store, embed,
                   body_len: float, contact: float, summary: dict, body_store=None, identity=None, crop_store=None,
-                  assignment: bool = True, jump: float | None = None):
+                  assignment: bool = True, jump: float | None = None, sort_keypoints: bool = True):
     """Method ``pieces`` (module doc): the re-ID tracks as a DataFrame in DLC's layout.
     raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it;
     body_store: features with the ``body`` colour, a second appearance cue (None: transformer only);
     identity, crop_store: the video's identity network and its crops (None: no network); assignment: with a
     network of ``n_tracks`` classes, pieces go to fish by it (:mod:`.assignment`) instead of min-cost flow links
-    (the network is then one more appearance cue)."""
+    (the network is then one more appearance cue); sort_keypoints: contact frames' keypoints go to the fish whose
+    body should have them there (:mod:`.reassembly`), not with their detection as assembled."""
     pieces = video_pieces(raw, tracks, body_len, contact, jump)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
@@ -96,6 +98,8 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     if posteriors:
         summary["identity"] = {"network": identity.summary,
                                **identity_report(chains, given, animal_names, posteriors)}
+    if sort_keypoints:
+        chains, summary["contact_keypoints_sorted"] = sort_contact_keypoints(chains, body_len)
     chains = [c for c in chains if c]
     return tracks_dataframe([merge(sorted(chain, key=lambda t: t.start)) for chain in chains], raw, n_tracks,
                             animal_names, n_frames)
@@ -111,7 +115,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
                  bodyparts: list[str], min_length: int = 10, store=None, embed=None, method: str = "pieces",
                  appearance_weight: float = 1.0, contact: float = 0.5, max_gap: int = 0,
                  body_store=None, stray: float | None = 0.75, identity=None, crop_store=None,
-                 assignment: bool = True, jump: float | None = None) -> StitchResult:
+                 assignment: bool = True, jump: float | None = None, sort_keypoints: bool = True) -> StitchResult:
     """Motion-only and re-ID stitching of one video's tracklets (``method``: see the module doc).
 
     ``max_gap``: gaps of at most this many frames are interpolated in both outputs; ``body_store``:
@@ -119,7 +123,8 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     farther than this many body lengths from the middle of their fish are dropped first
     (:func:`drop_stray_keypoints`; None: kept); ``jump``: pieces also end where a tracklet moves more than this
     many body lengths in a frame (None: no such cut); ``identity``, ``crop_store``, ``assignment``: the
-    video's identity network, its crops, and whether pieces are assigned by it (:func:`stitch_pieces`).
+    video's identity network, its crops, whether pieces are assigned by it, and whether contact frames'
+    keypoints are sorted between the fish (:func:`stitch_pieces`).
     """
     raw = dlc_pickles.load(el_pickle)  # float64 rows, as DLC wrote them
     summary = {"n_frames": n_frames, "reid_used": False}
@@ -145,7 +150,7 @@ def stitch_video(el_pickle, n_tracks: int, animal_names: list[str], n_frames: in
     if method == "pieces":
         reid_df = stitch_pieces(raw, tracks, n_tracks, animal_names, n_frames, store, embed, body_len, contact,
                                 summary, body_store=body_store, identity=identity, crop_store=crop_store,
-                                assignment=assignment, jump=jump)
+                                assignment=assignment, jump=jump, sort_keypoints=sort_keypoints)
         if reid_df is None:
             log.warning("%s: no piece of %d frames between contacts; stitching whole tracklets instead",
                         el_pickle, PIECE_MIN_LENGTH)
