@@ -570,7 +570,7 @@ def test_tracks_are_stored_as_float32_exactly_where_dlc_predicted_them(tmp_path)
 
 
 def test_keypoints_of_a_mixed_contact_detection_are_sorted_to_the_fish_whose_body_they_are_on():
-    """Two fish swim side by side along +x, 12 px apart (48 px long). In the contact (frames 10-19), DLC's assembly
+    """Two fish swim side by side along +x, 16 px apart (48 px long). In the contact (frames 10-19), DLC's assembly
     mixed them in frame 12 (each detection: its own front half, the other fish's back half) and merged them in frame
     15 (one detection, fish 1's back half on fish 0's front half); frame 17 is right. Placed whole, each detection
     keeps the other fish's half; sorted by where each body should be, every keypoint goes to its own fish: frame 17
@@ -579,7 +579,7 @@ def test_keypoints_of_a_mixed_contact_detection_are_sorted_to_the_fish_whose_bod
     from cichlid_track.tracking.tracklet_io import as_tracklet
 
     def body(fish, f):
-        return fish_pose(100.0 + 2 * f, 100.0 + 12 * fish)[:, :3]
+        return fish_pose(100.0 + 2 * f, 100.0 + 16 * fish)[:, :3]
 
     def detection(f, front, back):
         p = body(front, f)
@@ -607,4 +607,4 @@ def test_keypoints_of_a_mixed_contact_detection_are_sorted_to_the_fish_whose_bod
     assert np.isnan(zero_front[:5, :2]).all() and np.isfinite(zero_front[5:, :2]).all()
     assert [t for t in out[0] if list(t.inds) == [17]][0] is chains[0][4]  # a right contact frame is not touched
     # the input chains are not changed
-    np.testing.assert_allclose(chains[0][2].data[0, :5, 1], 112.0)
+    np.testing.assert_allclose(chains[0][2].data[0, :5, 1], 116.0)
