@@ -7,8 +7,8 @@ whichever fish gets it gets the other's half. Here, in each frame where fish hol
 have that keypoint there: each fish's pose is carried over the contact from its pieces on either side (the centre
 on the motion curve between them, the body shape in between), and each body part's candidates are matched to the
 fish by distance (Hungarian). A fish of the contact that holds no detection in that frame (its detection merged
-into the other's) may get keypoints too. A frame is only changed where the matching is clearly nearer than the
-detections as they are.
+into the other's) may get keypoints too. A body part only changes fish where the matching is clearly nearer than
+the detections as they are.
 """
 
 from __future__ import annotations
