@@ -10,7 +10,9 @@ tracklets and crops, the video is stitched with it (stitching still cuts at ``re
 switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
 first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
 default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
-(``identity.neighbours``; 0: off), side by side.
+(``identity.neighbours``; 0: off), side by side. ``--ensemble`` also stitches each video with the networks of all
+``--seeds`` together (their probabilities averaged, one row "mean of seeds"): the classes of every seed are the same
+fish, the pieces of the first stretch where all are apart, so the average is over one set of classes.
 """
 from __future__ import annotations
 
@@ -61,6 +63,41 @@ def drop_misassembled(stray: float):
     stitch.cleaned_tracklets = cleaned
 
 
+class MeanOfNetworks:
+    """Networks of one video trained with several seeds, read as one: the mean of their softmax (returned as its log,
+    so that the softmax the stitcher applies gives the mean back)."""
+
+    def __init__(self, nets):
+        self.nets = nets
+
+    def eval(self):
+        for net in self.nets:
+            net.eval()
+        return self
+
+    def __call__(self, x):
+        import torch
+
+        return torch.log(torch.stack([torch.softmax(net(x), -1) for net in self.nets]).mean(0) + 1e-12)
+
+
+def stitched_with_mean_of(paths: list, stitch):
+    """``stitch(model_path)`` with the identity loader answering the mean of the networks in ``paths``."""
+    from cichlid_track.tracking import identity_net
+
+    load = identity_net.load_identity
+    models = [load(p) for p in paths]
+    if any(m is None for m in models):
+        return None
+    mean = identity_net.IdentityNet(MeanOfNetworks([m.net for m in models]), models[0].mean, models[0].std,
+                                    models[0].n_classes, models[0].summary)
+    identity_net.load_identity = lambda path, device="cpu": mean  # what the stitch files' loader imports
+    try:
+        return stitch(paths[0])
+    finally:
+        identity_net.load_identity = load
+
+
 def main() -> None:
     from finished_run import load_run, run_parser
 
@@ -72,6 +109,7 @@ def main() -> None:
     ap.add_argument("--ladder", action="append", help="fractions of reid.contact, comma-separated (repeatable)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--drop-misassembled", action="store_true")
+    ap.add_argument("--ensemble", action="store_true", help="also stitch with the mean of the seeds' networks")
     ap.add_argument("--neighbours", type=float, nargs="+",
                     help="identity.neighbours values to train with, side by side (default: the run's config)")
     args = ap.parse_args()
@@ -88,21 +126,34 @@ def main() -> None:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
             inputs = settings.identity_inputs(vid, existing_only=True)
-            for ladder, share, seed in itertools.product(ladders, neighbours, args.seeds):
-                out = Path(tmp) / f"{vid}_identity_net.pth"
-                summary = files.train_identity_file(
-                    settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
-                    stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
-                    jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
-                        steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed,
-                        neighbours=share))
-                result = stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": out},
-                                      **stitch_options(cfg))
+
+            def stitched(model_path):
+                return stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": model_path},
+                                    **stitch_options(cfg))
+
+            def scored(result):
                 m = mot_metrics(truth, result.reid, 20)
-                trained_at = summary.get("training_contact", "none")
-                print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {seed} | {trained_at} "
-                      f"| {summary.get('labelled_pieces', 0)} | {m['IDF1']:.3f} / {m['HOTA']:.3f} / "
-                      f"{m['ID switches']} |", flush=True)
+                return f"{m['IDF1']:.3f} / {m['HOTA']:.3f} / {m['ID switches']}"
+
+            for ladder, share in itertools.product(ladders, neighbours):
+                trained = []
+                for seed in args.seeds:
+                    out = Path(tmp) / f"{vid}_identity_net_{seed}.pth"
+                    summary = files.train_identity_file(
+                        settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
+                        stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
+                        jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
+                            steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed,
+                            neighbours=share))
+                    trained.append(out)
+                    result = stitched(out)
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {seed} "
+                          f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
+                          f"| {scored(result)} |", flush=True)
+                if args.ensemble and len(trained) > 1:
+                    result = stitched_with_mean_of(trained, stitched)
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | mean of seeds | | "
+                          f"| {scored(result) if result is not None else 'no network'} |", flush=True)
 
 
 if __name__ == "__main__":
