@@ -11,6 +11,11 @@ Re-stitches each scene of a finished suite run (bench/tracking_suite.py) three w
 What ours loses against the second is what a better placement of contact frames could win; against the ceiling
 (bench/tracking_suite.py), what the rest of the stitching and the pieces themselves lose. A diagnosis, not a method:
 the ground truth is never used to stitch.
+
+A second table says where ours puts the short leftovers (1-2 frames; both passes of the placement): on the chain of
+their own fish (the ground-truth fish nearest them; a chain's fish is the one nearest most of its long pieces), on
+another fish's chain, or nowhere, either while their fish's chain is free in those frames or while another piece
+holds it there.
 """
 from __future__ import annotations
 
@@ -36,11 +41,68 @@ def nearest_fish(gt: np.ndarray, piece) -> int:
     return int(np.bincount(np.nanargmin(np.where(np.isfinite(d), d, np.inf)[:, seen], axis=0)).argmax())
 
 
+def chain_owners(gt: np.ndarray, chains: list[list]) -> list[int]:
+    """Each chain's ground-truth fish: the one nearest most frames of its pieces of PIECE_MIN_LENGTH or more."""
+    from cichlid_track.tracking.contacts import PIECE_MIN_LENGTH
+
+    owners = []
+    for chain in chains:
+        votes = np.zeros(len(gt))
+        for t in chain:
+            if len(t) >= PIECE_MIN_LENGTH and (g := nearest_fish(gt, t)) >= 0:
+                votes[g] += len(t)
+        owners.append(int(votes.argmax()) if votes.any() else -1)
+    return owners
+
+
+def placement_breakdown(gt: np.ndarray, leftovers: list, chains: list[list], max_len: int = 2) -> dict:
+    """Where the leftovers of at most ``max_len`` frames ended up in the final ``chains`` (module doc)."""
+    owners = chain_owners(gt, chains)
+    n_frames = max(t.end for c in chains for t in c) + 1
+    where, occupied = {}, np.zeros((len(chains), n_frames), bool)
+    for n, chain in enumerate(chains):
+        for t in chain:
+            where[id(t)] = n
+            occupied[n, t.inds] = True
+    out = dict.fromkeys(("own fish", "another fish", "out, own chain free", "out, own chain held", "no fish"), 0)
+    for t in leftovers:
+        if len(t) > max_len:
+            continue
+        g = nearest_fish(gt, t)
+        own = owners.index(g) if g in owners else None
+        if own is None:
+            out["no fish"] += 1
+        elif id(t) in where:
+            out["own fish" if where[id(t)] == own else "another fish"] += 1
+        else:
+            out["out, own chain held" if occupied[own, t.inds].any() else "out, own chain free"] += 1
+    return out
+
+
+@contextmanager
+def recorded_placement(record: dict):
+    """Within the block, the leftovers given to the placement's first pass and the chains out of its last are kept
+    in ``record``."""
+    from cichlid_track.tracking import stitch
+
+    ours = stitch.place_leftovers
+
+    def recording(chains, leftovers, *args, **kw):
+        record.setdefault("leftovers", list(leftovers))
+        record["chains"], placed = ours(chains, leftovers, *args, **kw)
+        return record["chains"], placed
+
+    stitch.place_leftovers = recording
+    try:
+        yield
+    finally:
+        stitch.place_leftovers = ours
+
+
 @contextmanager
 def leftovers_by_truth(gt: np.ndarray, max_len: int | None):
     """Within the block, leftover pieces of at most ``max_len`` frames (None: all) are placed by the ground truth."""
     from cichlid_track.tracking import stitch
-    from cichlid_track.tracking.contacts import PIECE_MIN_LENGTH
 
     ours = stitch.place_leftovers
 
@@ -48,13 +110,7 @@ def leftovers_by_truth(gt: np.ndarray, max_len: int | None):
         by_us = [t for t in leftovers if max_len is not None and len(t) > max_len]
         short = [t for t in leftovers if max_len is None or len(t) <= max_len]
         chains, placed = ours(chains, by_us, model, cues, n_frames, **kw)
-        fish_of_chain = []
-        for chain in chains:
-            votes = np.zeros(len(gt))
-            for t in chain:
-                if len(t) >= PIECE_MIN_LENGTH and (g := nearest_fish(gt, t)) >= 0:
-                    votes[g] += len(t)
-            fish_of_chain.append(int(votes.argmax()) if votes.any() else -1)
+        fish_of_chain = chain_owners(gt, chains)
         occupied = np.zeros((len(chains), n_frames), bool)
         for n, chain in enumerate(chains):
             for t in chain:
@@ -91,6 +147,7 @@ def main(argv=None):
     s = load_settings(yaml.safe_load(a.config.read_text()), REPO / "workflow" / "schemas")
     print("| scene | ours IDF1 / switches | short leftovers by the ground truth | all leftovers by the ground truth |")
     print("|---|---|---|---|")
+    breakdown = {}
     for scene in a.scenes:
         truth = read_truth(Path(s.config["ground_truth"]) / f"{scene}.csv")
         gt = np.stack(list(centroids(truth).values()))
@@ -101,12 +158,21 @@ def main(argv=None):
             m = mot_metrics(truth, result.reid, a.max_px)
             return f"{m['IDF1']:.3f} / {m['ID switches']}"
 
-        ours = scored()
+        record = {}
+        with recorded_placement(record):
+            ours = scored()
+        breakdown[scene] = placement_breakdown(gt, record["leftovers"], record["chains"]) if record else {}
         with leftovers_by_truth(gt, 2):
             short = scored()
         with leftovers_by_truth(gt, None):
             everything = scored()
         print(f"| {scene} | {ours} | {short} | {everything} |", flush=True)
+    kinds = list(next((b for b in breakdown.values() if b), {}))
+    print("\nShort leftovers (1-2 frames) in ours:\n")
+    print("| scene | " + " | ".join(kinds) + " |")
+    print("|---" * (len(kinds) + 1) + "|")
+    for scene, counts in breakdown.items():
+        print(f"| {scene} | " + " | ".join(str(counts.get(k, "")) for k in kinds) + " |")
 
 
 if __name__ == "__main__":
