@@ -34,7 +34,7 @@ BATCH = 64
 @dataclass
 class TrainingSettings:
     steps: int = 400  # most steps of one round (64 crops each)
-    epochs: float = 40  # passes over a round's crops, if fewer than ``steps`` steps (a short video trains less)
+    epochs: float = 160  # passes over a round's crops, if fewer than ``steps`` steps (a short video trains less)
     rounds: int = 3  # accumulation rounds after the first
     learning_rate: float = 3e-3
     seed: int = 0
