@@ -10,9 +10,10 @@ tracklets and crops, the video is stitched with it (stitching still cuts at ``re
 switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
 first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
 default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
-(``identity.neighbours``; 0: off), side by side. ``--ensemble`` also stitches each video with the networks of all
-``--seeds`` together (their probabilities averaged, one row "mean of seeds"): the classes of every seed are the same
-fish, the pieces of the first stretch where all are apart, so the average is over one set of classes.
+(``identity.neighbours``; 0: off), side by side. ``--identity-epochs`` trains with that ``identity.epochs`` instead of
+the run's. ``--ensemble`` also stitches each video with the networks of all ``--seeds`` together (their probabilities
+averaged, one row "mean of seeds"): the classes of every seed are the same fish, the pieces of the first stretch where
+all are apart, so the average is over one set of classes.
 """
 from __future__ import annotations
 
@@ -110,6 +111,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--drop-misassembled", action="store_true")
     ap.add_argument("--ensemble", action="store_true", help="also stitch with the mean of the seeds' networks")
+    ap.add_argument("--identity-epochs", type=float, help="identity.epochs to train with (default: the run's config)")
     ap.add_argument("--neighbours", type=float, nargs="+",
                     help="identity.neighbours values to train with, side by side (default: the run's config)")
     args = ap.parse_args()
@@ -119,6 +121,7 @@ def main() -> None:
         drop_misassembled(cfg["tracking"]["stray_keypoints"])
     ladders = [tuple(float(x) for x in s.split(",")) for s in args.ladder] if args.ladder else [files.TRAINING_CONTACTS]
     neighbours = args.neighbours or [ic["neighbours"]]
+    epochs = args.identity_epochs or ic["epochs"]
     print("| video | ladder (x reid.contact) | neighbours | seed | trained at (body lengths) | labelled pieces "
           "| IDF1 / HOTA / switches |")
     print("|---|---|---|---|---|---|---|")
@@ -143,7 +146,7 @@ def main() -> None:
                         settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
                         stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
                         jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
-                            steps=ic["steps"], epochs=ic["epochs"], rounds=ic["rounds"], seed=seed,
+                            steps=ic["steps"], epochs=epochs, rounds=ic["rounds"], seed=seed,
                             neighbours=share))
                     trained.append(out)
                     result = stitched(out)
