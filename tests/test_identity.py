@@ -107,7 +107,7 @@ def test_identity_network_tells_apart_fish_that_differ_only_in_stripe_count(tmp_
     pieces = {name: Piece(s, e, name) for name, s, e in
               [("A1", 0, 99), ("B1", 0, 99), ("A2", 110, 199), ("B2", 110, 199), ("A3", 210, 299), ("B3", 210, 299)]}
     crops = {t: crops_of(name[0], 25) for name, t in pieces.items()}
-    model = train_identity(list(pieces.values()), crops, 2, TrainingSettings(steps=120, rounds=0, seed=0))
+    model = train_identity(list(pieces.values()), crops, 2, TrainingSettings(steps=120, epochs=40, rounds=0, seed=0))
     assert model is not None and model.summary["held_out_accuracy"] >= 0.8, model.summary
 
     save_identity(model, tmp_path / "identity_net.pth")
@@ -150,7 +150,7 @@ def test_training_with_a_neighbour_alongside_names_fish_in_contact():
     scores = {share: [] for share in (0.0, default)}
     for share, seed in itertools.product(scores, range(3)):
         model = train_identity(list(pieces.values()), crops, 2,
-                               TrainingSettings(steps=150, rounds=1, seed=seed, neighbours=share))
+                               TrainingSettings(steps=150, epochs=40, rounds=1, seed=seed, neighbours=share))
         assert model.summary["labelled_pieces"] == 4, model.summary
         scores[share].append((accuracy(model, apart), accuracy(model, contact)))
     (apart_without, contact_without), (apart_with, contact_with) = (np.mean(scores[s], axis=0) for s in scores)
@@ -179,7 +179,7 @@ def test_a_fish_split_in_two_detections_does_not_make_two_classes():
     assert [(s, e) for _, s, e in global_fragments(pieces, 2)] == [(0, 99), (110, 199), (210, 299)]  # as before
     assert tail not in labelling_pieces(pieces, crops)
 
-    model = train_identity(pieces, crops, 2, TrainingSettings(steps=120, rounds=1, seed=0))
+    model = train_identity(pieces, crops, 2, TrainingSettings(steps=120, epochs=40, rounds=1, seed=0))
     assert model.summary["first_stretch_frames"] == [110, 199], model.summary
     post = piece_posteriors(model, crops)
     cls = {t.name: int(post[t][0].argmax()) for t in pieces}
