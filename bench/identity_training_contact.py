@@ -13,7 +13,9 @@ default). ``--neighbours 0 0.5`` trains each video with those shares of training
 (``identity.neighbours``; 0: off), side by side. ``--identity-epochs`` trains with that ``identity.epochs`` instead of
 the run's. ``--ensemble`` also stitches each video with the networks of all ``--seeds`` together (their probabilities
 averaged, one row "mean of seeds"): the classes of every seed are the same fish, the pieces of the first stretch where
-all are apart, so the average is over one set of classes.
+all are apart, so the average is over one set of classes. ``--crops-dir`` reads each video's crops from
+``<dir>/<video>_crops.h5`` (``bench/recut_crops.py``: the same detections' crops at another density) for training and
+stitching alike.
 """
 from __future__ import annotations
 
@@ -114,7 +116,9 @@ def main() -> None:
     ap.add_argument("--identity-epochs", type=float, help="identity.epochs to train with (default: the run's config)")
     ap.add_argument("--neighbours", type=float, nargs="+",
                     help="identity.neighbours values to train with, side by side (default: the run's config)")
+    ap.add_argument("--crops-dir", type=Path, help="read <dir>/<video>_crops.h5 instead of the run's crops")
     args = ap.parse_args()
+    crops_dir = args.crops_dir.resolve() if args.crops_dir else None
     settings = load_run(args.config)
     cfg, ic = settings.config, settings.config["identity"]
     if args.drop_misassembled:
@@ -129,6 +133,8 @@ def main() -> None:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
             inputs = settings.identity_inputs(vid, existing_only=True)
+            if crops_dir:
+                inputs["crops_h5"] = str(crops_dir / f"{vid}_crops.h5")
 
             def stitched(model_path):
                 return stitch_files(*settings.stitch_inputs(vid), **{**inputs, "identity_model": model_path},
