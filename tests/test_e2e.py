@@ -117,6 +117,8 @@ def test_crops_identity_network_and_assignment(settings):
             frames, rows = f["frame"][:5], np.zeros(5, int)
         with FeatureStore(settings.video_file(vid, "_crops.h5"), name="crops") as crops_of, \
                 FeatureStore(settings.video_file(vid, "_bpt_features.h5")) as all_of:
+            if every == 1 and all_of.every == 1:  # every frame: a crop row for every detection
+                assert np.array_equal(crops_of.offsets, all_of.offsets), vid
             for g in off_grid:  # off the regular frames: only fish within crop_near body lengths of another
                 detections = all_of.keypoints(g)
                 close = close_to_another(detections, ident["crop_near"])

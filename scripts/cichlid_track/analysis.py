@@ -167,7 +167,7 @@ class StreamedFeatures:
     of another (None: none), go to a second file of the same layout (:mod:`.crops`)."""
 
     def __init__(self, path: Path, n_keypoints: int, dtype: str, every: int = 1, crops_path: Path | None = None,
-                 crop_every: int = 1, crop_quality: int | None = 90, crop_near: float | None = None):
+                 crop_every: int = 1, crop_quality: int | None = 75, crop_near: float | None = None):
         self.path, self.n_keypoints, self.dtype, self.every = path, n_keypoints, dtype, max(1, int(every))
         self.crops_path, self.crop_every, self.crop_quality = crops_path, max(1, int(crop_every)), crop_quality
         self.crop_near = crop_near
@@ -213,7 +213,7 @@ def analyze_video(project_config: str | Path, shuffle: int, trainingset_index: i
                   video: str | Path, prefix: str, scorer: str, outputs: dict[str, str | Path], batch_size: int = 8,
                   device: str | None = None, features_dtype: str = "float16", appearance: bool = True,
                   stored_maps=None, fine_channels: int | None = None, feature_every: int = 1,
-                  crop_size: tuple[int, int] | None = None, crop_every: int = 1, crop_quality: int | None = 90,
+                  crop_size: tuple[int, int] | None = None, crop_every: int = 1, crop_quality: int | None = 75,
                   crop_near: float | None = None) -> dict:
     """Analyse one video; write ``outputs`` (keys h5, full, meta, assemblies, features) atomically.
 

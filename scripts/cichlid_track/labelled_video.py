@@ -75,9 +75,9 @@ def to_h264(src: Path, dst: Path, crf: int) -> bool:
 
 
 def labelled_video(video: str | Path, tracks_h5: str | Path, out_mp4: str | Path, trailpoints: int = 10,
-                   pcutoff: float = 0.6, colormap: str = "rainbow", crf: int | None = 23) -> int:
+                   pcutoff: float = 0.6, colormap: str = "rainbow", crf: int | None = 28) -> int:
     """``_el.h5`` drawn on ``video``, coloured by individual, with trails; returns the dot size used.
-    crf: re-encoded as H.264 of this constant quality (None: DLC's mp4v, four times the bytes)."""
+    crf: re-encoded as H.264 of this constant quality (None: DLC's mp4v, several times the bytes)."""
     import pandas as pd
     from deeplabcut.utils.make_labeled_video import create_video
 
