@@ -26,14 +26,24 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def frame_crops(bgr: np.ndarray, keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(n, height, width, 3) uint8 crops of one decoded (BGR) frame's detections, as the analysis cuts them."""
+    import cv2
+    import torch
+
+    from cichlid_track.crops import aligned_crops
+
+    image = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)[None].float() / 255
+    return aligned_crops(image, torch.from_numpy(keypoints)[None], size, normalized=False)[0].numpy()
+
+
 def recut_crops(video, features_h5, out, every: int, near: float | None, size: tuple[int, int],
                 quality: int | None, attrs: dict) -> int:
     """Writes ``out`` (the crops file layout) with the crops of every ``every``-th frame and of the fish within
     ``near`` body lengths of another on the others; returns the number of crops."""
     import cv2
-    import torch
 
-    from cichlid_track.crops import aligned_crops, close_to_another, usable_crops
+    from cichlid_track.crops import close_to_another, usable_crops
     from cichlid_track.features import FeatureStore, FeatureWriter
 
     every = max(1, int(every))
@@ -52,8 +62,7 @@ def recut_crops(video, features_h5, out, every: int, near: float | None, size: t
             if not len(kps):
                 writer.add_frame(frame, kps, np.zeros((0, size[1], size[0], 3), np.uint8))
                 continue
-            image = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)[None].float() / 255
-            crops = aligned_crops(image, torch.from_numpy(kps)[None], size, normalized=False)[0].numpy()
+            crops = frame_crops(bgr, kps, size)
             keep = np.ones(len(kps), bool) if frame % every == 0 else close_to_another(kps, near) & usable_crops(crops)
             writer.add_frame(frame, kps[keep], crops[keep])
             n += int(keep.sum())
@@ -66,9 +75,7 @@ def check_against_stored(video, stored_h5, size: tuple[int, int], frames: int = 
     """Mean absolute difference (0-255) between the stored crops of the first ``frames`` frames that hold any and
     the same detections' crops cut again from the decoded video."""
     import cv2
-    import torch
 
-    from cichlid_track.crops import aligned_crops
     from cichlid_track.features import FeatureStore
 
     cap = cv2.VideoCapture(str(video))
@@ -81,10 +88,7 @@ def check_against_stored(video, stored_h5, size: tuple[int, int], frames: int = 
             kps = np.asarray(store.keypoints(frame))
             if not len(kps):
                 continue
-            image = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)[None].float() / 255
-            crops = aligned_crops(image, torch.from_numpy(kps)[None], size, normalized=False)[0].numpy()
-            stored = store.features(frame)
-            diffs.append(np.abs(crops.astype(float) - stored.astype(float)).mean())
+            diffs.append(np.abs(frame_crops(bgr, kps, size).astype(float) - store.features(frame)).mean())
     cap.release()
     return float(np.mean(diffs))
 
