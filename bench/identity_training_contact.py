@@ -10,7 +10,9 @@ tracklets and crops, the video is stitched with it (stitching still cuts at ``re
 switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
 first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
 default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
-(``identity.neighbours``; 0: off), side by side. ``--identity-epochs`` trains with that ``identity.epochs`` instead of
+(``identity.neighbours``; 0: off), side by side; ``--steps-per-frame 1 1e9`` likewise with ``identity.steps_per_frame``
+(each row gives the training's steps and seconds: set ``OMP_NUM_THREADS=2`` for the workflow's threads).
+``--identity-epochs`` trains with that ``identity.epochs`` instead of
 the run's. ``--ensemble`` also stitches each video with the networks of all ``--seeds`` together (their probabilities
 averaged, one row "mean of seeds"): the classes of every seed are the same fish, the pieces of the first stretch where
 all are apart, so the average is over one set of classes. ``--crops-dir`` reads each video's crops from
@@ -116,6 +118,8 @@ def main() -> None:
     ap.add_argument("--identity-epochs", type=float, help="identity.epochs to train with (default: the run's config)")
     ap.add_argument("--neighbours", type=float, nargs="+",
                     help="identity.neighbours values to train with, side by side (default: the run's config)")
+    ap.add_argument("--steps-per-frame", type=float, nargs="+",
+                    help="identity.steps_per_frame values to train with, side by side (default: the run's config)")
     ap.add_argument("--crops-dir", type=Path, help="read <dir>/<video>_crops.h5 instead of the run's crops")
     args = ap.parse_args()
     crops_dir = args.crops_dir.resolve() if args.crops_dir else None
@@ -125,10 +129,11 @@ def main() -> None:
         drop_misassembled(cfg["tracking"]["stray_keypoints"])
     ladders = [tuple(float(x) for x in s.split(",")) for s in args.ladder] if args.ladder else [files.TRAINING_CONTACTS]
     neighbours = args.neighbours or [ic["neighbours"]]
+    steps_per_frame = args.steps_per_frame or [ic.get("steps_per_frame", 1.0)]
     epochs = args.identity_epochs or ic["epochs"]
-    print("| video | ladder (x reid.contact) | neighbours | seed | trained at (body lengths) | labelled pieces "
-          "| IDF1 / HOTA / switches |")
-    print("|---|---|---|---|---|---|---|")
+    print("| video | ladder (x reid.contact) | neighbours | steps per frame | seed | trained at (body lengths) "
+          "| labelled pieces | steps | training s | IDF1 / HOTA / switches |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
@@ -144,7 +149,7 @@ def main() -> None:
                 m = mot_metrics(truth, result.reid, 20)
                 return f"{m['IDF1']:.3f} / {m['HOTA']:.3f} / {m['ID switches']}"
 
-            for ladder, share in itertools.product(ladders, neighbours):
+            for ladder, share, spf in itertools.product(ladders, neighbours, steps_per_frame):
                 trained = []
                 for seed in args.seeds:
                     out = Path(tmp) / f"{vid}_identity_net_{seed}.pth"
@@ -153,15 +158,16 @@ def main() -> None:
                         stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
                         jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
                             steps=ic["steps"], epochs=epochs, rounds=ic["rounds"], seed=seed,
-                            neighbours=share))
+                            steps_per_frame=spf, neighbours=share))
                     trained.append(out)
                     result = stitched(out)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {seed} "
+                    steps = sum(r["steps"] for r in summary.get("rounds", []))
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
                           f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
-                          f"| {scored(result)} |", flush=True)
+                          f"| {steps} | {summary.get('seconds', '')} | {scored(result)} |", flush=True)
                 if args.ensemble and len(trained) > 1:
                     result = stitched_with_mean_of(trained, stitched)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | mean of seeds | | "
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | "
                           f"| {scored(result) if result is not None else 'no network'} |", flush=True)
 
 

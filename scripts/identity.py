@@ -8,7 +8,7 @@ def main(smk):
     from cichlid_track.tracking.identity_net import TrainingSettings
 
     p = smk.params
-    settings = TrainingSettings(steps=p.steps, epochs=p.epochs, rounds=p.rounds, seed=p.seed,
+    settings = TrainingSettings(steps=p.steps, epochs=p.epochs, steps_per_frame=p.steps_per_frame, rounds=p.rounds, seed=p.seed,
                                 neighbours=p.neighbours,
                                 device=resolve_device(p.device))
     summary = train_identity_file(smk.input.tracklets, smk.input.crops, smk.output[0], p.n_fish,

@@ -120,6 +120,21 @@ def test_identity_network_tells_apart_fish_that_differ_only_in_stripe_count(tmp_
     assert (fresh["A"] == cls["A1"]).mean() >= 0.85 and (fresh["B"] == cls["B1"]).mean() >= 0.85
 
 
+def test_a_short_clip_trains_at_most_a_step_per_frame():
+    """Every-frame crops of a 150-frame clip are a few hundred near-repeats: the epochs rule alone gave the demo's
+    clips the full 400 + 200 steps (20-40 s on 2 CPUs, over the goal of 2 minutes per 1,000 frames). The round's
+    steps are capped by the frames the video spans; a long video's are not."""
+    rng = np.random.default_rng(3)
+    looks = {"A": synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120)),
+             "B": synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))}
+    crops_of = {f: np.stack([fish_crop(looks[f], rng.uniform(-np.pi, np.pi), rng) for _ in range(60)]) for f in "AB"}
+    settings = TrainingSettings(steps=100, epochs=160, rounds=0, seed=0)
+    for last, steps in [(59, 60), (599, 100)]:  # 60 frames: 60 steps; 600 frames: the round's 100
+        pieces = [Piece(0, last, "A"), Piece(0, last, "B")]
+        model = train_identity(pieces, {t: crops_of[t.name] for t in pieces}, 2, settings)
+        assert model.summary["rounds"][0]["steps"] == steps, model.summary
+
+
 def test_training_with_a_neighbour_alongside_names_fish_in_contact():
     """Contact frames are most of what stitching places one frame at a time, and their crops hold a second fish. A
     network trained only on fish seen apart reads the neighbour's stripes too; trained with neighbours pasted alongside

@@ -12,6 +12,7 @@ rule identity:
         stray_keypoints=config["tracking"]["stray_keypoints"],
         steps=config["identity"]["steps"],
         epochs=config["identity"]["epochs"],
+        steps_per_frame=config["identity"]["steps_per_frame"],
         rounds=config["identity"]["rounds"],
         neighbours=config["identity"]["neighbours"],
         seed=config["identity"]["seed"],

@@ -35,6 +35,8 @@ BATCH = 64
 class TrainingSettings:
     steps: int = 400  # most steps of one round (64 crops each)
     epochs: float = 160  # passes over a round's crops, if fewer than ``steps`` steps (a short video trains less)
+    steps_per_frame: float = 1.0  # and at most this many steps per frame the video spans: a short clip's crops are
+    # a few hundred near-repeats (the 150-frame demo: 225 steps in all, not 600; videos of 400+ frames: ``steps``)
     rounds: int = 3  # accumulation rounds after the first
     learning_rate: float = 3e-3
     seed: int = 0
@@ -280,15 +282,19 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
             held_y.append(np.full(len(c) - cut, k))
     x = np.concatenate([c for c, _ in train_sets])  # uint8: normalised batch by batch
     y = torch.from_numpy(np.concatenate([np.full(len(c), k) for c, k in train_sets])).long()
-    def steps_for(n_crops):
-        return int(np.clip(settings.epochs * n_crops / BATCH, 30, settings.steps))
+    span = max(t.end for t in pieces) - min(t.start for t in pieces) + 1
+    cap = max(30, min(settings.steps, int(settings.steps_per_frame * span)))
 
-    loss = _train(model, x, y, steps_for(len(y)), settings, gen)
+    def steps_for(n_crops):
+        return int(np.clip(settings.epochs * n_crops / BATCH, 30, cap))
+
+    steps = steps_for(len(y))
+    loss = _train(model, x, y, steps, settings, gen)
     held = None
     if held_x:
         p = crop_probabilities(model, np.concatenate(held_x), settings.device)
         held = float((p.argmax(1) == np.concatenate(held_y)).mean())
-    history = [{"round": 0, "pieces": len(labels), "crops": int(len(y)), "loss": round(loss, 4),
+    history = [{"round": 0, "pieces": len(labels), "crops": int(len(y)), "steps": steps, "loss": round(loss, 4),
                 "held_out_accuracy": held}]
 
     for rnd in range(1, settings.rounds + 1):
@@ -310,8 +316,10 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
         labels.update(new)
         x = np.concatenate([crops[t] for t in labels])
         y = torch.from_numpy(np.concatenate([np.full(len(crops[t]), k) for t, k in labels.items()])).long()
-        loss = _train(model, x, y, steps_for(len(y)) // 2, settings, gen)  # from where it stands: half as long
-        history.append({"round": rnd, "pieces": len(labels), "crops": int(len(y)), "loss": round(loss, 4)})
+        steps = steps_for(len(y)) // 2  # from where it stands: half as long
+        loss = _train(model, x, y, steps, settings, gen)
+        history.append({"round": rnd, "pieces": len(labels), "crops": int(len(y)), "steps": steps,
+                        "loss": round(loss, 4)})
 
     covered = sum(len(crops[t]) for t in labels)
     model.summary = {"classes": n, "stretches_all_apart": len(frags), "first_stretch_frames":
