@@ -12,6 +12,8 @@ first removes the detections whose keypoints lie too far apart to be one fish (t
 default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
 (``identity.neighbours``; 0: off), side by side; ``--steps-per-frame 1 1e9`` likewise with ``identity.steps_per_frame``
 (each row gives the training's steps and seconds: set ``OMP_NUM_THREADS=2`` for the workflow's threads).
+``--min-evidence 0 3 5`` stitches each trained network once per value of ``assignment.MIN_EVIDENCE`` (the least
+evidence, margin x crops, with which the network alone assigns a piece; 0: every piece it is confident of).
 ``--identity-epochs`` trains with that ``identity.epochs`` instead of
 the run's. ``--ensemble`` also stitches each video with the networks of all ``--seeds`` together (their probabilities
 averaged, one row "mean of seeds"): the classes of every seed are the same fish, the pieces of the first stretch where
@@ -21,6 +23,8 @@ stitching alike.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import os
 import sys
@@ -86,6 +90,20 @@ class MeanOfNetworks:
         return torch.log(torch.stack([torch.softmax(net(x), -1) for net in self.nets]).mean(0) + 1e-12)
 
 
+@contextlib.contextmanager
+def min_evidence(value: float | None):
+    """Stitching's identity assignment with ``assign_identities(min_evidence=value)`` (None: the library's)."""
+    from cichlid_track.tracking import stitch
+
+    original = stitch.assign_identities
+    if value is not None:
+        stitch.assign_identities = functools.partial(original, min_evidence=value)
+    try:
+        yield
+    finally:
+        stitch.assign_identities = original
+
+
 def stitched_with_mean_of(paths: list, stitch):
     """``stitch(model_path)`` with the identity loader answering the mean of the networks in ``paths``."""
     from cichlid_track.tracking import identity_net
@@ -120,6 +138,8 @@ def main() -> None:
                     help="identity.neighbours values to train with, side by side (default: the run's config)")
     ap.add_argument("--steps-per-frame", type=float, nargs="+",
                     help="identity.steps_per_frame values to train with, side by side (default: the run's config)")
+    ap.add_argument("--min-evidence", type=float, nargs="+", default=[None],
+                    help="stitch each network with these assignment.MIN_EVIDENCE values, side by side")
     ap.add_argument("--crops-dir", type=Path, help="read <dir>/<video>_crops.h5 instead of the run's crops")
     args = ap.parse_args()
     crops_dir = args.crops_dir.resolve() if args.crops_dir else None
@@ -132,8 +152,8 @@ def main() -> None:
     steps_per_frame = args.steps_per_frame or [ic.get("steps_per_frame", 1.0)]
     epochs = args.identity_epochs or ic["epochs"]
     print("| video | ladder (x reid.contact) | neighbours | steps per frame | seed | trained at (body lengths) "
-          "| labelled pieces | steps | training s | IDF1 / HOTA / switches |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| labelled pieces | steps | training s | min evidence | IDF1 / HOTA / switches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
@@ -160,14 +180,17 @@ def main() -> None:
                             steps=ic["steps"], epochs=epochs, rounds=ic["rounds"], seed=seed,
                             steps_per_frame=spf, neighbours=share))
                     trained.append(out)
-                    result = stitched(out)
                     steps = sum(r["steps"] for r in summary.get("rounds", []))
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
-                          f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
-                          f"| {steps} | {summary.get('seconds', '')} | {scored(result)} |", flush=True)
+                    for evidence in args.min_evidence:
+                        with min_evidence(evidence):
+                            result = stitched(out)
+                        print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
+                              f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
+                              f"| {steps} | {summary.get('seconds', '')} | {'' if evidence is None else f'{evidence:g}'} "
+                              f"| {scored(result)} |", flush=True)
                 if args.ensemble and len(trained) > 1:
                     result = stitched_with_mean_of(trained, stitched)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | "
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | "
                           f"| {scored(result) if result is not None else 'no network'} |", flush=True)
 
 

@@ -3,14 +3,17 @@
 Each piece with a confident identity (:mod:`.identity_net`) goes to that fish, most certain pieces first;
 two pieces seen in the same frame can never be the same fish, so a piece whose fish is already taken
 then goes to its next class if that is still confident, else stays out. What stays out (pieces without
-crops, unsure ones, contact frames) is placed afterwards by motion and appearance (:mod:`.leftovers`),
-as in the linking without a network.
+crops, unsure ones, ones of too few crops, contact frames) is placed afterwards by motion and appearance
+(:mod:`.leftovers`, with the network's word among them), as in the linking without a network.
 """
 from __future__ import annotations
 
 import numpy as np
 
 MIN_CONFIDENCE = 0.5  # a piece's class probability below this leaves it to motion
+MIN_EVIDENCE = 3.0  # nor does the network alone place a piece with less (:func:`evidence`, e.g. 4 crops at margin 0.75):
+# a 1-2-crop piece in a contact shows a neighbour too, and a wrong one anchors the placement of the frames around it
+# (the leftover placement weighs motion and the network's word together; bench/README, session 19)
 CONFIDENT = 0.8  # the report flags track stretches not held by pieces at least this certain
 
 
@@ -20,15 +23,15 @@ def evidence(probs: np.ndarray, n_crops: int) -> float:
     return float((top[0] - (top[1] if len(top) > 1 else 0.0)) * min(n_crops, 10))
 
 
-def assign_identities(pieces: list, posteriors: dict, n: int, n_frames: int,
-                      min_confidence: float = MIN_CONFIDENCE) -> tuple[list[list], dict]:
+def assign_identities(pieces: list, posteriors: dict, n: int, n_frames: int, min_confidence: float = MIN_CONFIDENCE,
+                      min_evidence: float = MIN_EVIDENCE) -> tuple[list[list], dict]:
     """n chains (one per class, possibly empty) of the pieces a class can be given without two pieces of one
     class sharing a frame; and {piece: (class, probability)} of those. posteriors: {piece: (probs, crops)}."""
     chains: list[list] = [[] for _ in range(n)]
     occupied = np.zeros((n, n_frames), bool)
     given = {}
-    order = sorted((t for t in pieces if t in posteriors),
-                   key=lambda t: (evidence(posteriors[t][0], len(posteriors[t][1])), len(t)), reverse=True)
+    sure = {t: evidence(posteriors[t][0], len(posteriors[t][1])) for t in pieces if t in posteriors}
+    order = sorted((t for t in sure if sure[t] >= min_evidence), key=lambda t: (sure[t], len(t)), reverse=True)
     for t in order:
         probs = posteriors[t][0]
         for c in np.argsort(probs)[::-1]:
