@@ -184,10 +184,10 @@ def main() -> None:
                     for evidence in args.min_evidence:
                         with min_evidence(evidence):
                             result = stitched(out)
+                        shown = "" if evidence is None else f"{evidence:g}"
                         print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
                               f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
-                              f"| {steps} | {summary.get('seconds', '')} | {'' if evidence is None else f'{evidence:g}'} "
-                              f"| {scored(result)} |", flush=True)
+                              f"| {steps} | {summary.get('seconds', '')} | {shown} | {scored(result)} |", flush=True)
                 if args.ensemble and len(trained) > 1:
                     result = stitched_with_mean_of(trained, stitched)
                     print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | "

@@ -122,8 +122,8 @@ def test_identity_network_tells_apart_fish_that_differ_only_in_stripe_count(tmp_
 
 def test_a_short_clip_trains_at_most_a_step_per_frame():
     """Every-frame crops of a 150-frame clip are a few hundred near-repeats: the epochs rule alone gave the demo's
-    clips the full 400 + 200 steps (20-40 s on 2 CPUs, over the goal of 2 minutes per 1,000 frames). The round's
-    steps are capped by the frames the video spans; a long video's are not."""
+    clips the full 400, then 200 per round (600-1,000 steps, 24-41 s on 2 CPUs; the goal is 2 minutes per 1,000
+    frames). The round's steps are capped by the frames the video spans; a long video's are not."""
     rng = np.random.default_rng(3)
     looks = {"A": synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120)),
              "B": synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))}

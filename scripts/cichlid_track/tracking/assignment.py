@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 MIN_CONFIDENCE = 0.5  # a piece's class probability below this leaves it to motion
-MIN_EVIDENCE = 3.0  # nor does the network alone place a piece with less (:func:`evidence`, e.g. 4 crops at margin 0.75):
+MIN_EVIDENCE = 3.0  # nor does the network alone place a piece with less (:func:`evidence`; 4 crops at margin 0.75):
 # a 1-2-crop piece in a contact shows a neighbour too, and a wrong one anchors the placement of the frames around it
 # (the leftover placement weighs motion and the network's word together; bench/README, session 19)
 CONFIDENT = 0.8  # the report flags track stretches not held by pieces at least this certain
