@@ -68,7 +68,8 @@ def score(settings, vid: str, crops: Path, features: Path, scratch: Path) -> dic
                         stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
                         jump=cfg["reid"]["jump"],
                         settings=TrainingSettings(steps=ident["steps"], epochs=ident["epochs"], rounds=ident["rounds"],
-                                                  steps_per_frame=ident.get("steps_per_frame", 1.0),
+                                                  steps_per_frame=ident.get("steps_per_frame",
+                                                                            TrainingSettings.steps_per_frame),
                                                   seed=ident["seed"], device="cpu"))
     seconds = time.time() - start
     el, _, meta, reid_model, n, names, scorer = settings.stitch_inputs(vid)

@@ -128,8 +128,8 @@ def test_a_short_clip_trains_at_most_a_step_per_frame():
     looks = {"A": synth.FishLook((60, 120, 200), 1, 1.0, (40, 70, 120)),
              "B": synth.FishLook((60, 120, 200), 3, 1.0, (40, 70, 120))}
     crops_of = {f: np.stack([fish_crop(looks[f], rng.uniform(-np.pi, np.pi), rng) for _ in range(60)]) for f in "AB"}
-    settings = TrainingSettings(steps=100, epochs=160, rounds=0, seed=0)
-    for last, steps in [(59, 60), (599, 100)]:  # 60 frames: 60 steps; 600 frames: the round's 100
+    settings = TrainingSettings(steps=100, epochs=160, steps_per_frame=2, rounds=0, seed=0)
+    for last, steps in [(29, 60), (599, 100)]:  # 30 frames: 60 steps; 600 frames: the round's 100
         pieces = [Piece(0, last, "A"), Piece(0, last, "B")]
         model = train_identity(pieces, {t: crops_of[t.name] for t in pieces}, 2, settings)
         assert model.summary["rounds"][0]["steps"] == steps, model.summary
