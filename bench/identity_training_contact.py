@@ -14,10 +14,10 @@ default). ``--neighbours 0 0.5`` trains each video with those shares of training
 (each row gives the training's steps and seconds: set ``OMP_NUM_THREADS=2`` for the workflow's threads).
 ``--min-evidence 0 3 5`` stitches each trained network once per value of ``assignment.MIN_EVIDENCE`` (the least
 evidence, margin x crops, with which the network alone assigns a piece; 0: every piece it is confident of).
-``--identity-epochs`` trains with that ``identity.epochs`` instead of
-the run's. ``--ensemble`` also stitches each video with the networks of all ``--seeds`` together (their probabilities
-averaged, one row "mean of seeds"): the classes of every seed are the same fish, the pieces of the first stretch where
-all are apart, so the average is over one set of classes. ``--crops-dir`` reads each video's crops from
+``--identity-epochs`` trains with that ``identity.epochs`` instead of the run's. ``--ensemble`` also stitches each
+video with the networks of all ``--seeds`` together (their probabilities averaged, one row "mean of seeds"): the
+classes of every seed are the same fish, the pieces of the first stretch where all are apart, so the average is over
+one set of classes. ``--crops-dir`` reads each video's crops from
 ``<dir>/<video>_crops.h5`` (``bench/recut_crops.py``: the same detections' crops at another density) for training and
 stitching alike.
 """
