@@ -10,8 +10,9 @@ tracklets and crops, the video is stitched with it (stitching still cuts at ``re
 switches are scored against the generator's ground truth (``metrics.mot_metrics``, 20 px). ``--drop-misassembled``
 first removes the detections whose keypoints lie too far apart to be one fish (the experiment of session 12, not the
 default). ``--neighbours 0 0.5`` trains each video with those shares of training crops shown with a neighbour alongside
-(``identity.neighbours``; 0: off), side by side; ``--steps-per-frame 1 2 1e9`` likewise with ``identity.steps_per_frame``
-(each row gives the training's steps and seconds: set ``OMP_NUM_THREADS=2`` for the workflow's threads).
+(``identity.neighbours``; 0: off), side by side; ``--steps-per-frame 1 2 1e9`` likewise with
+``identity.steps_per_frame`` (each row gives the training's steps and seconds: set ``OMP_NUM_THREADS=2`` for the
+workflow's threads).
 ``--min-evidence 0 3 5`` stitches each trained network once per value of ``assignment.MIN_EVIDENCE`` (the least
 evidence, margin x crops, with which the network alone assigns a piece; 0: every piece it is confident of).
 ``--identity-epochs`` trains with that ``identity.epochs`` instead of the run's. ``--ensemble`` also stitches each
