@@ -36,7 +36,7 @@ class TrainingSettings:
     steps: int = 400  # most steps of one round (64 crops each)
     epochs: float = 160  # passes over a round's crops, if fewer than ``steps`` steps (a short video trains less)
     steps_per_frame: float = 2.0  # and at most this many steps per frame the video spans: a short clip's crops are
-    # a few hundred near-repeats (150-frame clips: 450-600 steps in all, not up to 1,000; 200+ frames: ``steps``).
+    # a few hundred near-repeats (150-frame clips: 382-600 steps in all, not up to 1,000; 200+ frames: ``steps``).
     # 1 undertrained look-alikes (hard demo IDF1 0.912 against 0.945 over 3 seeds; bench/README)
     rounds: int = 3  # accumulation rounds after the first
     learning_rate: float = 3e-3
