@@ -15,6 +15,8 @@ default). ``--neighbours 0 0.5`` trains each video with those shares of training
 workflow's threads).
 ``--min-evidence 0 3 5`` stitches each trained network once per value of ``assignment.MIN_EVIDENCE`` (the least
 evidence, margin x crops, with which the network alone assigns a piece; 0: every piece it is confident of).
+``--continuity 0 1`` likewise with the weight of a contact's paths (``contact_paths.CONTINUITY``; 0: its frames
+placed frame by frame); ``--run-network`` stitches with the run's own networks instead of training them.
 ``--identity-epochs`` trains with that ``identity.epochs`` instead of the run's. ``--ensemble`` also stitches each
 video with the networks of all ``--seeds`` together (their probabilities averaged, one row "mean of seeds"): the
 classes of every seed are the same fish, the pieces of the first stretch where all are apart, so the average is over
@@ -105,6 +107,20 @@ def min_evidence(value: float | None):
         stitch.assign_identities = original
 
 
+@contextlib.contextmanager
+def continuity(value: float | None):
+    """Stitching's leftover placement with ``place_leftovers(continuity=value)`` (None: the library's)."""
+    from cichlid_track.tracking import stitch
+
+    original = stitch.place_leftovers
+    if value is not None:
+        stitch.place_leftovers = functools.partial(original, continuity=value)
+    try:
+        yield
+    finally:
+        stitch.place_leftovers = original
+
+
 def stitched_with_mean_of(paths: list, stitch):
     """``stitch(model_path)`` with the identity loader answering the mean of the networks in ``paths``."""
     from cichlid_track.tracking import identity_net
@@ -141,6 +157,10 @@ def main() -> None:
                     help="identity.steps_per_frame values to train with, side by side (default: the run's config)")
     ap.add_argument("--min-evidence", type=float, nargs="+", default=[None],
                     help="stitch each network with these assignment.MIN_EVIDENCE values, side by side")
+    ap.add_argument("--continuity", type=float, nargs="+", default=[None],
+                    help="stitch each network with these contact_paths.CONTINUITY weights, side by side")
+    ap.add_argument("--run-network", action="store_true",
+                    help="stitch with the run's own identity_net.pth instead of training one (one row per setting)")
     ap.add_argument("--crops-dir", type=Path, help="read <dir>/<video>_crops.h5 instead of the run's crops")
     args = ap.parse_args()
     crops_dir = args.crops_dir.resolve() if args.crops_dir else None
@@ -153,8 +173,8 @@ def main() -> None:
     steps_per_frame = args.steps_per_frame or [ic.get("steps_per_frame", TrainingSettings.steps_per_frame)]
     epochs = args.identity_epochs or ic["epochs"]
     print("| video | ladder (x reid.contact) | neighbours | steps per frame | seed | trained at (body lengths) "
-          "| labelled pieces | steps | training s | min evidence | IDF1 / HOTA / switches |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| labelled pieces | steps | training s | min evidence | continuity | IDF1 / HOTA / switches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
@@ -174,24 +194,30 @@ def main() -> None:
                 trained = []
                 for seed in args.seeds:
                     out = Path(tmp) / f"{vid}_identity_net_{seed}.pth"
-                    summary = files.train_identity_file(
-                        settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out, settings.n_tracks_of(vid),
-                        stray=cfg["tracking"]["stray_keypoints"], contact=cfg["reid"]["contact"],
-                        jump=cfg["reid"]["jump"], contacts=ladder, settings=TrainingSettings(
-                            steps=ic["steps"], epochs=epochs, rounds=ic["rounds"], seed=seed,
-                            steps_per_frame=spf, neighbours=share))
+                    if args.run_network:
+                        out, summary = Path(inputs["identity_model"]), {"training_contact": "the run's"}
+                    else:
+                        summary = files.train_identity_file(
+                            settings.video_file(vid, "_el.pickle"), inputs["crops_h5"], out,
+                            settings.n_tracks_of(vid), stray=cfg["tracking"]["stray_keypoints"],
+                            contact=cfg["reid"]["contact"], jump=cfg["reid"]["jump"], contacts=ladder,
+                            settings=TrainingSettings(steps=ic["steps"], epochs=epochs, rounds=ic["rounds"],
+                                                      seed=seed, steps_per_frame=spf, neighbours=share))
                     trained.append(out)
                     steps = sum(r["steps"] for r in summary.get("rounds", []))
-                    for evidence in args.min_evidence:
-                        with min_evidence(evidence):
+                    for evidence, weight in itertools.product(args.min_evidence, args.continuity):
+                        with min_evidence(evidence), continuity(weight):
                             result = stitched(out)
-                        shown = "" if evidence is None else f"{evidence:g}"
+                        shown = ["" if v is None else f"{v:g}" for v in (evidence, weight)]
                         print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
-                              f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', 0)} "
-                              f"| {steps} | {summary.get('seconds', '')} | {shown} | {scored(result)} |", flush=True)
+                              f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', '')} "
+                              f"| {steps} | {summary.get('seconds', '')} | {' | '.join(shown)} | {scored(result)} |",
+                              flush=True)
+                    if args.run_network:
+                        break
                 if args.ensemble and len(trained) > 1:
                     result = stitched_with_mean_of(trained, stitched)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | "
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | | "
                           f"| {scored(result) if result is not None else 'no network'} |", flush=True)
 
 

@@ -10,6 +10,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..dlc_pickles import seen_keypoints
 from .appearance import piece_means, similarities, unit_vector
+from .contact_paths import (CANDIDATES, CONTINUITY, ChainCourse, linked_groups, place_along_time,
+                            windows)
 from .contacts import PIECE_MIN_LENGTH
 from .flow import MAX_LINK_GAP
 from .link_model import LinkModel
@@ -86,7 +88,7 @@ def identity_llr(probs: np.ndarray, fish: int, limit: float = IDENTITY_LIMIT) ->
 
 def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues: dict, n_frames: int,
                     max_gap: int = MAX_LINK_GAP, min_llr: float = 0.0,
-                    identity: dict | None = None) -> tuple[list[list], int]:
+                    identity: dict | None = None, continuity: float = CONTINUITY) -> tuple[list[list], int]:
     """Add leftover pieces (longest first) to the chains where they are likelier the same fish than
     not: appearance against the chain's mean; motion against where the chain's fish should be; and, where
     ``identity`` ({piece: (probabilities over the chains, ...)}) has the piece, the identity network's word.
@@ -95,7 +97,9 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
     contact frames are noisy: two fish's keypoints mix): between two anchors, on the curve that
     joins them (:func:`bridge`), else carried on from the one within ``max_gap`` frames. Pieces over the
     same frames (the fish of one contact) are given together, the assignment of most total likelihood
-    (Hungarian), so that the first cannot take the fish that only the second fits. DLC's own
+    (Hungarian), so that the first cannot take the fish that only the second fits. The short pieces (contact
+    frames) come last, each contact's frames together along time (:mod:`.contact_paths`; ``continuity`` 0:
+    frame by frame, each frame's pieces together). DLC's own
     add-back drops single frames and can pick the wrong track (it indexes the list of fitting tracks
     with a position in the list of all tracks)."""
     means = piece_means(cues)
@@ -116,10 +120,8 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
             occupied[n, t.inds] = True
             anchor[n, t.inds] = t.centroid
             anchor_kps[n, t.inds] = keypoints(t)
-    placed = 0
-    order = sorted(leftovers, key=lambda t: (-len(t), t.start, t.end))
-    for _, same_frames in groupby(order, key=lambda t: (len(t), t.start, t.end)):
-        group = list(same_frames)
+
+    def gains(group: list) -> np.ndarray:
         gain = np.zeros((len(group), len(chains)))  # llr above min_llr; 0: not this chain
         for i, piece in enumerate(group):
             for n in range(len(chains)):
@@ -132,14 +134,76 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
                 if identity and piece in identity and n < len(identity[piece][0]):
                     llr += identity_llr(identity[piece][0], n)
                 gain[i, n] = max(llr - min_llr, 0.0)
-        for i, n in zip(*linear_sum_assignment(gain, maximize=True)):
-            if gain[i, n] <= 0:
-                continue
-            piece = group[i]
-            chains[n].append(piece)
-            occupied[n, piece.inds] = True
-            if len(piece) >= PIECE_MIN_LENGTH:
-                anchor[n, piece.inds] = piece.centroid
-                anchor_kps[n, piece.inds] = keypoints(piece)
+        return gain
+
+    def place(piece, n):
+        chains[n].append(piece)
+        occupied[n, piece.inds] = True
+        if len(piece) >= PIECE_MIN_LENGTH:
+            anchor[n, piece.inds] = piece.centroid
+            anchor_kps[n, piece.inds] = keypoints(piece)
+
+    placed = 0
+    order = sorted(leftovers, key=lambda t: (-len(t), t.start, t.end))
+    short = [t for t in order if len(t) < PIECE_MIN_LENGTH]
+    for _, same_frames in groupby(order[:len(order) - len(short)], key=lambda t: (len(t), t.start, t.end)):
+        group = list(same_frames)
+        for i, n in frame_by_frame(group, gains(group)).items():
+            place(group[i], n)
             placed += 1
+    # the short pieces (contact frames), once every anchor is in place: which of a contact's pieces are fish is
+    # decided frame by frame, as above; which fish each is, for the whole contact together, along time
+    for window in windows(short):
+        group = [short[i] for i in window]
+        gain = gains(group)
+        chosen = frame_by_frame(group, gain)
+        if continuity <= 0:
+            for i, n in chosen.items():
+                place(group[i], n)
+            placed += len(chosen)
+            continue
+        keep = sorted(chosen)
+        candidates = [sorted({int(c) for c in np.argsort(-gain[i])[:CANDIDATES] if gain[i, c] > 0} | {chosen[i]})
+                      for i in keep]
+        for linked in linked_groups(candidates):
+            sub = [group[keep[k]] for k in linked]
+            first, last = min(t.start for t in sub), max(t.end for t in sub)
+            courses = {c: ChainCourse(anchor[c], first, last, max_gap) for k in linked for c in candidates[k]}
+            centres = {(j, c): contact_centre(sub[j], courses[c], anchor[c], anchor_kps[c])
+                       for j, k in enumerate(linked) for c in candidates[k]}
+            for j, n in place_along_time(sub, [candidates[k] for k in linked], gain[[keep[k] for k in linked]],
+                                         centres, courses, model, [chosen[keep[k]] for k in linked],
+                                         weight=continuity):
+                place(sub[j], n)
+                placed += 1
     return chains, placed
+
+
+def frame_by_frame(group: list, gain: np.ndarray) -> dict:
+    """{piece index: chain} of ``group`` placed longest first, the pieces over the same frames together (the
+    assignment of most total ``gain``, Hungarian), each where its gain is above 0 and its chain still free then."""
+    taken = set()  # (chain, frame)
+    out = {}
+    order = sorted(range(len(group)), key=lambda i: (-len(group[i]), group[i].start, group[i].end))
+    for _, same_frames in groupby(order, key=lambda i: (len(group[i]), group[i].start, group[i].end)):
+        rows = list(same_frames)
+        g = gain[rows].copy()
+        for r, i in enumerate(rows):
+            for n in range(g.shape[1]):
+                if any((n, f) in taken for f in group[i].inds.tolist()):
+                    g[r, n] = 0.0
+        for r, n in zip(*linear_sum_assignment(g, maximize=True)):
+            if g[r, n] > 0:
+                out[rows[r]] = int(n)
+                taken.update((int(n), f) for f in group[rows[r]].inds.tolist())
+    return out
+
+
+def contact_centre(piece, course: ChainCourse, anchor: np.ndarray, anchor_kps: np.ndarray) -> np.ndarray:
+    """(frames, 2) where a short piece's whole fish is, were it this chain's (:func:`shape_corrected_centroid`
+    on the chain's nearer anchor)."""
+    near = [f for f in (course.before, course.after) if f is not None]
+    if not near:
+        return piece.centroid
+    ref = min(near, key=lambda f: abs(f - piece.start))
+    return shape_corrected_centroid(piece, anchor_kps[ref], anchor[ref])
