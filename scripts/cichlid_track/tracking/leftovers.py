@@ -122,7 +122,7 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
             anchor_kps[n, t.inds] = keypoints(t)
 
     def gains(group: list) -> np.ndarray:
-        gain = np.zeros((len(group), len(chains)))  # llr above min_llr; 0: not this chain
+        gain = np.full((len(group), len(chains)), -np.inf)  # llr less min_llr; -inf: not this chain
         for i, piece in enumerate(group):
             for n in range(len(chains)):
                 if occupied[n, piece.inds].any():  # that fish is already elsewhere then
@@ -133,7 +133,7 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
                 llr += model.appearance(similarities(means, piece, protos[n]), len(piece))
                 if identity and piece in identity and n < len(identity[piece][0]):
                     llr += identity_llr(identity[piece][0], n)
-                gain[i, n] = max(llr - min_llr, 0.0)
+                gain[i, n] = llr - min_llr
         return gain
 
     def place(piece, n):
@@ -163,7 +163,8 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
             placed += len(chosen)
             continue
         keep = sorted(chosen)
-        candidates = [sorted({int(c) for c in np.argsort(-gain[i])[:CANDIDATES] if gain[i, c] > 0} | {chosen[i]})
+        candidates = [sorted({int(c) for c in np.argsort(-gain[i])[:CANDIDATES] if np.isfinite(gain[i, c])}
+                             | {chosen[i]})
                       for i in keep]
         for linked in linked_groups(candidates):
             sub = [group[keep[k]] for k in linked]
@@ -187,7 +188,7 @@ def frame_by_frame(group: list, gain: np.ndarray) -> dict:
     order = sorted(range(len(group)), key=lambda i: (-len(group[i]), group[i].start, group[i].end))
     for _, same_frames in groupby(order, key=lambda i: (len(group[i]), group[i].start, group[i].end)):
         rows = list(same_frames)
-        g = gain[rows].copy()
+        g = np.maximum(gain[rows], 0.0)
         for r, i in enumerate(rows):
             for n in range(g.shape[1]):
                 if any((n, f) in taken for f in group[i].inds.tolist()):
