@@ -94,31 +94,19 @@ class MeanOfNetworks:
 
 
 @contextlib.contextmanager
-def min_evidence(value: float | None):
-    """Stitching's identity assignment with ``assign_identities(min_evidence=value)`` (None: the library's)."""
+def stitch_with(name: str, **kwargs):
+    """Within the block, stitching calls ``stitch.<name>`` with these keyword arguments (those given as None: the
+    library's), e.g. ``stitch_with("assign_identities", min_evidence=3)``."""
     from cichlid_track.tracking import stitch
 
-    original = stitch.assign_identities
-    if value is not None:
-        stitch.assign_identities = functools.partial(original, min_evidence=value)
+    original = getattr(stitch, name)
+    bound = {k: v for k, v in kwargs.items() if v is not None}
+    if bound:
+        setattr(stitch, name, functools.partial(original, **bound))
     try:
         yield
     finally:
-        stitch.assign_identities = original
-
-
-@contextlib.contextmanager
-def continuity(value: float | None):
-    """Stitching's leftover placement with ``place_leftovers(continuity=value)`` (None: the library's)."""
-    from cichlid_track.tracking import stitch
-
-    original = stitch.place_leftovers
-    if value is not None:
-        stitch.place_leftovers = functools.partial(original, continuity=value)
-    try:
-        yield
-    finally:
-        stitch.place_leftovers = original
+        setattr(stitch, name, original)
 
 
 def stitched_with_mean_of(paths: list, stitch):
@@ -206,7 +194,8 @@ def main() -> None:
                     trained.append(out)
                     steps = sum(r["steps"] for r in summary.get("rounds", []))
                     for evidence, weight in itertools.product(args.min_evidence, args.continuity):
-                        with min_evidence(evidence), continuity(weight):
+                        with stitch_with("assign_identities", min_evidence=evidence), \
+                                stitch_with("place_leftovers", continuity=weight):
                             result = stitched(out)
                         shown = ["" if v is None else f"{v:g}" for v in (evidence, weight)]
                         print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
