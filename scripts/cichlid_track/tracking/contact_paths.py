@@ -66,8 +66,9 @@ def linked_groups(candidates: list[list[int]]) -> list[list[int]]:
 
 
 class ChainCourse:
-    """One fish (chain) around a contact: its anchors before and after (within ``max_gap`` frames) and the curve
-    that joins them (or the line carried on from the one there is); a path's offset from it should change smoothly."""
+    """One fish (chain) around a piece or a contact (frames ``first``-``last``): its nearest anchors before and after
+    (within ``max_gap`` frames; ``anchor``: frames x 2 centroids, NaN where none), their positions and velocities, and
+    the curve that joins them (or the line carried on from the one there is): where the fish should be in between."""
 
     def __init__(self, anchor: np.ndarray, first: int, last: int, max_gap: int):
         n_frames = len(anchor)
@@ -87,10 +88,6 @@ class ChainCourse:
             near = np.arange(fa, min(n_frames, fa + VELOCITY_FRAMES))
             self.pa, self.va = track_end(anchor[near], near, tail=False)
             self.after = fa
-        if not np.isfinite(self.pb if self.pb is not None else [0.0]).all():
-            self.before, self.pb = None, None
-        if not np.isfinite(self.pa if self.pa is not None else [0.0]).all():
-            self.after, self.pa = None, None
 
     def expected(self, frames) -> np.ndarray:
         """(len(frames), 2) where the fish should be (zeros where nothing says: the offset is then the position)."""

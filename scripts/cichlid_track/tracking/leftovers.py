@@ -15,7 +15,7 @@ from .contact_paths import (CANDIDATES, CONTINUITY, ChainCourse, linked_groups, 
 from .contacts import PIECE_MIN_LENGTH
 from .flow import MAX_LINK_GAP
 from .link_model import LinkModel
-from .motion import VELOCITY_FRAMES, bridge, end_state, extrapolation_error, track_end
+from .motion import end_state, extrapolation_error
 
 IDENTITY_LIMIT = 4.0  # the most a leftover's own crops may claim for or against a fish (log-likelihood)
 
@@ -43,40 +43,29 @@ def shape_corrected_centroid(piece, anchor_kps: np.ndarray, anchor_centroid: np.
 def anchored_motion(model: LinkModel, anchor: np.ndarray, piece, max_gap: int,
                     anchor_kps: np.ndarray | None = None) -> float | None:
     """Motion log-likelihood ratio of ``piece`` belonging to the fish whose anchor centroids (frames x 2,
-    NaN where none) are given: on the :func:`bridge` between the anchors around it, else carried on
+    NaN where none) are given: on the :func:`.motion.bridge` between the anchors around it, else carried on
     from the one within ``max_gap`` frames; None when no anchor is that close. ``anchor_kps`` (frames x K x 2):
     the anchors' keypoints, to judge a partial piece by where its whole fish would be
     (:func:`shape_corrected_centroid`, from the nearer anchor)."""
-    n_frames = len(anchor)
-    seen = np.isfinite(anchor[:, 0])
-    before = np.flatnonzero(seen[max(0, piece.start - max_gap):piece.start])
-    after = np.flatnonzero(seen[piece.end + 1:piece.end + 1 + max_gap])
-    if not len(before) and not len(after):
+    course = ChainCourse(anchor, piece.start, piece.end, max_gap)
+    fb, fa = course.before, course.after
+    if fb is None and fa is None:
         return None
-    if len(before):
-        fb = max(0, piece.start - max_gap) + before[-1]
-        near = np.arange(max(0, fb - VELOCITY_FRAMES + 1), fb + 1)
-        pb, vb = track_end(anchor[near], near, tail=True)
-    if len(after):
-        fa = piece.end + 1 + after[0]
-        near = np.arange(fa, min(n_frames, fa + VELOCITY_FRAMES))
-        pa, va = track_end(anchor[near], near, tail=False)
-    centre = piece.centroid
-    if anchor_kps is not None:
-        ref = fb if len(before) and (not len(after) or piece.start - fb <= fa - piece.end) else fa
-        centre = shape_corrected_centroid(piece, anchor_kps[ref], anchor[ref])
-    if len(before) and len(after):
-        where = bridge(pb, vb, pa, va, int(fa - fb), piece.inds - fb)
+    centre = piece.centroid if anchor_kps is None else contact_centre(piece, course, anchor, anchor_kps)
+    if fb is not None and fa is not None:
+        where = course.expected(piece.inds)
         ok = np.isfinite(centre).all(axis=1)
         if not ok.any():
             return None
         err = float(np.mean(np.linalg.norm(centre[ok] - where[ok], axis=1)))
         return model.motion(err, int(min(piece.start - fb, fa - piece.end)))
-    if len(before):
+    if fb is not None:
         gap = int(piece.start - fb)
-        return model.motion(extrapolation_error(pb, vb, centre[0], end_state(piece, tail=False)[1], gap), gap)
+        return model.motion(extrapolation_error(course.pb, course.vb, centre[0], end_state(piece, tail=False)[1], gap),
+                            gap)
     gap = int(fa - piece.end)
-    return model.motion(extrapolation_error(centre[-1], end_state(piece, tail=True)[1], pa, va, gap), gap)
+    return model.motion(extrapolation_error(centre[-1], end_state(piece, tail=True)[1], course.pa, course.va, gap),
+                        gap)
 
 
 def identity_llr(probs: np.ndarray, fish: int, limit: float = IDENTITY_LIMIT) -> float:
@@ -95,7 +84,7 @@ def place_leftovers(chains: list[list], leftovers: list, model: LinkModel, cues:
 
     Motion is judged from the chain's *anchors*, its pieces of PIECE_MIN_LENGTH frames or more (single
     contact frames are noisy: two fish's keypoints mix): between two anchors, on the curve that
-    joins them (:func:`bridge`), else carried on from the one within ``max_gap`` frames. Pieces over the
+    joins them (:func:`.motion.bridge`), else carried on from the one within ``max_gap`` frames. Pieces over the
     same frames (the fish of one contact) are given together, the assignment of most total likelihood
     (Hungarian), so that the first cannot take the fish that only the second fits. The short pieces (contact
     frames) come last, each contact's frames together along time (:mod:`.contact_paths`; ``continuity`` 0:
@@ -201,10 +190,10 @@ def frame_by_frame(group: list, gain: np.ndarray) -> dict:
 
 
 def contact_centre(piece, course: ChainCourse, anchor: np.ndarray, anchor_kps: np.ndarray) -> np.ndarray:
-    """(frames, 2) where a short piece's whole fish is, were it this chain's (:func:`shape_corrected_centroid`
-    on the chain's nearer anchor)."""
-    near = [f for f in (course.before, course.after) if f is not None]
-    if not near:
+    """(frames, 2) where a piece's whole fish is, were it this chain's (:func:`shape_corrected_centroid` on the
+    chain's nearer anchor, the one before on a tie); its plain centroid where the chain has no anchor near."""
+    fb, fa = course.before, course.after
+    if fb is None and fa is None:
         return piece.centroid
-    ref = min(near, key=lambda f: abs(f - piece.start))
+    ref = fb if fb is not None and (fa is None or piece.start - fb <= fa - piece.end) else fa
     return shape_corrected_centroid(piece, anchor_kps[ref], anchor[ref])
