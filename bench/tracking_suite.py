@@ -22,7 +22,7 @@ Metrics: IDF1, MOTA, identity switches (py-motmetrics), HOTA / DetA / AssA (Trac
 
 Usage (hours on 2 CPU cores; every stage resumes where it stopped):
     python bench/tracking_suite.py --out /tmp/suite [--family easy] [--epochs 60] [--set training.KEY=VALUE ...]
-Writes bench/results/tracking_suite.csv (``--csv``; rows of the families run replace their old rows) and prints
+Writes bench/results/tracking_suite.csv (``--csv``; the rows of each scene scored replace its old rows) and prints
 a markdown table with the mean per family.
 """
 from __future__ import annotations
@@ -221,9 +221,10 @@ def main(argv=None):
         cfg = run_workflow(out, data, a.epochs, a.cores, a.overrides)
         rows += score_family(name, cfg, suite, a.max_px, peer)
     new = pd.DataFrame(rows, columns=COLUMNS)
-    if a.csv.is_file():  # keep the other families' rows
+    if a.csv.is_file():  # keep every scene's old rows unless this run scored it (a failed run loses nothing)
         old = pd.read_csv(a.csv)
-        new = pd.concat([old[~old["family"].isin(families)], new], ignore_index=True)
+        kept = old[~old.set_index(["family", "scene"]).index.isin(new.set_index(["family", "scene"]).index)]
+        new = pd.concat([df for df in (kept, new) if len(df)], ignore_index=True)
     a.csv.parent.mkdir(parents=True, exist_ok=True)
     new.to_csv(a.csv, index=False, float_format="%.3f", quoting=csv.QUOTE_MINIMAL)
     print("| family | scene | tuned on | fish | frames | method | IDF1 | HOTA | AssA | switches | recall |")
