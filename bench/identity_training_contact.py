@@ -16,7 +16,9 @@ workflow's threads).
 ``--min-evidence 0 3 5`` stitches each trained network once per value of ``assignment.MIN_EVIDENCE`` (the least
 evidence, margin x crops, with which the network alone assigns a piece; 0: every piece it is confident of).
 ``--continuity 0 1`` likewise with the weight of a contact's paths (``contact_paths.CONTINUITY``; 0: its frames
-placed frame by frame); ``--run-network`` stitches with the run's own networks instead of training them.
+placed frame by frame); ``--one-fish-spread 0.7 1e9`` likewise with the widest keypoint spread (body lengths) of a
+contact-frame detection that is placed (``cleanup.ONE_FISH_SPREAD``; 1e9: every one, as before session 21);
+``--run-network`` stitches with the run's own networks instead of training them.
 ``--identity-epochs`` trains with that ``identity.epochs`` instead of the run's. ``--ensemble`` also stitches each
 video with the networks of all ``--seeds`` together (their probabilities averaged, one row "mean of seeds"): the
 classes of every seed are the same fish, the pieces of the first stretch where all are apart, so the average is over
@@ -147,6 +149,8 @@ def main() -> None:
                     help="stitch each network with these assignment.MIN_EVIDENCE values, side by side")
     ap.add_argument("--continuity", type=float, nargs="+", default=[None],
                     help="stitch each network with these contact_paths.CONTINUITY weights, side by side")
+    ap.add_argument("--one-fish-spread", type=float, nargs="+", default=[None],
+                    help="stitch each network with these cleanup.ONE_FISH_SPREAD limits, side by side")
     ap.add_argument("--run-network", action="store_true",
                     help="stitch with the run's own identity_net.pth instead of training one (one row per setting)")
     ap.add_argument("--crops-dir", type=Path, help="read <dir>/<video>_crops.h5 instead of the run's crops")
@@ -161,8 +165,8 @@ def main() -> None:
     steps_per_frame = args.steps_per_frame or [ic.get("steps_per_frame", TrainingSettings.steps_per_frame)]
     epochs = args.identity_epochs or ic["epochs"]
     print("| video | ladder (x reid.contact) | neighbours | steps per frame | seed | trained at (body lengths) "
-          "| labelled pieces | steps | training s | min evidence | continuity | IDF1 / HOTA / switches |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| labelled pieces | steps | training s | min evidence | continuity | one-fish spread | IDF1 / HOTA / switches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for vid in args.videos or list(settings.samples):
             truth = read_truth(Path(cfg["ground_truth"]) / f"{vid}.csv")
@@ -193,11 +197,12 @@ def main() -> None:
                                                       seed=seed, steps_per_frame=spf, neighbours=share))
                     trained.append(out)
                     steps = sum(r["steps"] for r in summary.get("rounds", []))
-                    for evidence, weight in itertools.product(args.min_evidence, args.continuity):
+                    for evidence, weight, spread in itertools.product(args.min_evidence, args.continuity,
+                                                                      args.one_fish_spread):
                         with stitch_with("assign_identities", min_evidence=evidence), \
-                                stitch_with("place_leftovers", continuity=weight):
+                                stitch_with("place_leftovers", continuity=weight, max_spread=spread):
                             result = stitched(out)
-                        shown = ["" if v is None else f"{v:g}" for v in (evidence, weight)]
+                        shown = ["" if v is None else f"{v:g}" for v in (evidence, weight, spread)]
                         print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | {seed} "
                               f"| {summary.get('training_contact', 'none')} | {summary.get('labelled_pieces', '')} "
                               f"| {steps} | {summary.get('seconds', '')} | {' | '.join(shown)} | {scored(result)} |",
@@ -206,7 +211,7 @@ def main() -> None:
                         break
                 if args.ensemble and len(trained) > 1:
                     result = stitched_with_mean_of(trained, stitched)
-                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | | "
+                    print(f"| {vid} | {', '.join(map(str, ladder))} | {share} | {spf:g} | mean of seeds | | | | | | | "
                           f"| {scored(result) if result is not None else 'no network'} |", flush=True)
 
 

@@ -401,6 +401,45 @@ def test_a_head_only_contact_detection_is_judged_by_where_its_whole_fish_is():
     assert placed == 2 and any(t is head for t in out[0]) and any(t is tail for t in out[1])
 
 
+def test_a_contact_detection_made_of_several_fishs_parts_is_left_out_and_the_fish_filled_in_from_around_it(
+        monkeypatch):
+    """Fish 0 lies still at y=100, fish 1 at y=160 and fish 2 at y=40 (48 px long, along +x). In contact frame 15
+    DLC assembled fish 0's middle keypoint with fish 1's tail and fish 2's head (where three fish touch): a
+    detection no one fish could make (keypoints 0.7+ body lengths from their mean), whose mean is yet right on fish 0.
+    Placed by motion, it gave fish 0 two keypoints 60 px off, lines across the tank in the labelled video; it is
+    left out, and fish 0's frame is filled from its own frames around it."""
+    from cichlid_track.tracking import leftovers
+    from cichlid_track.tracking.cleanup import keypoint_spread, one_fish
+    from cichlid_track.tracking.leftovers import place_leftovers
+    from cichlid_track.tracking.output import fill_gaps, tracks_dataframe
+    from cichlid_track.tracking.tracklet_io import as_tracklet, merge
+
+    piece, chains = _still_fish_chains([100.0, 160.0, 40.0], frames_before=range(0, 15), frames_after=range(16, 30))
+    whole = piece(100.0, [15])
+    mixed_kps = np.full((9, 3), np.nan)
+    mixed_kps[[0, 4, 8]] = [[100.0, 160.0, 0.9], [124.0, 100.0, 0.9], [148.0, 40.0, 0.9]]
+    mixed = as_tracklet({"frame015": mixed_kps})
+    body = 48.0
+    np.testing.assert_allclose(mixed.centroid, [[124.0, 100.0]])  # fish 0's centre
+    assert keypoint_spread(whole.xy)[0] < 0.4 * body < 0.7 * body < keypoint_spread(mixed.xy)[0]
+    assert one_fish(whole, body) and not one_fish(mixed, body)
+    with monkeypatch.context() as m:  # as it was: a detection that fits a fish's motion is placed
+        m.setattr(leftovers, "one_fish", lambda *a: True)
+        out, placed = place_leftovers(chains, [mixed], _model(body), {}, 30)
+        assert placed == 1 and any(t is mixed for t in out[0])
+
+    out, placed = place_leftovers(chains, [mixed], _model(body), {}, 30)
+    assert placed == 0 and all(t is not mixed for chain in out for t in chain)
+    df = fill_gaps(tracks_dataframe([merge(sorted(c, key=lambda t: t.start)) for c in out], {"header": None}, 3,
+                                    ["fish0", "fish1", "fish2"], 30), 10)
+    frame = df.xs("fish0", level="individuals", axis=1).iloc[15]
+    np.testing.assert_allclose(frame.xs("x", level="coords").to_numpy(float), fish_pose(100.0, 100.0)[:, 0], atol=1e-3)
+    np.testing.assert_allclose(frame.xs("y", level="coords").to_numpy(float), 100.0, atol=1e-3)
+    # a whole fish in that frame is placed as before
+    out, placed = place_leftovers(chains, [whole], _model(body), {}, 30)
+    assert placed == 1 and any(t is whole for t in out[0])
+
+
 def test_detections_of_one_contact_frame_are_given_to_fish_together_not_first_come_first_served():
     """Fish 0 at y=100 and fish 1 at y=108. In a contact frame, the detections lie at y=104.5 and y=111: the first
     alone fits fish 1 best (3.5 px against 4.5), which would leave the second (3 px from fish 1, 11 px from fish 0)

@@ -8,6 +8,9 @@ from .tracklet_io import load_tracklets_dict
 
 
 STRAY_MIN_KEYPOINTS = 3  # a detection with fewer keypoints has no reliable middle to judge them by
+ONE_FISH_SPREAD = 0.7  # body lengths: no one fish's keypoints lie farther (root mean square) from their mean.
+# A fish's keypoints along its body lie about 0.3 body lengths from their mean, at most 0.5 (all at its two ends);
+# 0.7 leaves room for a fish 40 % longer than the video's median one
 
 
 def body_length(tracks: dict) -> float:
@@ -52,6 +55,26 @@ def drop_stray_keypoints(raw: dict, limit_px: float) -> tuple[dict, int]:
         dropped += n
         out[key] = dict(zip(frames, kps))
     return out, dropped
+
+
+def keypoint_spread(xy: np.ndarray) -> np.ndarray:
+    """``(n, K, >=2)`` detections -> ``(n,)`` root mean square distance of each one's seen keypoints from their
+    mean (NaN with none seen)."""
+    xy = np.asarray(xy, dtype=np.float64)[..., :2]
+    seen = np.isfinite(xy).all(axis=2)
+    count = seen.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(seen[..., None], xy, 0.0).sum(axis=1) / count[:, None]
+        sq = np.where(seen, ((xy - mean[:, None]) ** 2).sum(axis=2), 0.0).sum(axis=1) / count
+    return np.sqrt(sq)
+
+
+def one_fish(piece, body_len: float, limit: float = ONE_FISH_SPREAD) -> bool:
+    """Whether every detection of ``piece`` could be one fish: its keypoints spread no wider than ``limit`` body
+    lengths (:data:`ONE_FISH_SPREAD`). Where fish touch, DLC's assembly can join parts of two or three fish into one
+    detection of a few keypoints; stray-keypoint cleanup keeps those (too few keypoints to judge by a middle)."""
+    spread = keypoint_spread(piece.xy)
+    return not bool((spread > limit * body_len).any())
 
 
 def _drop_stray(flat: np.ndarray, limit_px: float) -> tuple[np.ndarray, int]:
