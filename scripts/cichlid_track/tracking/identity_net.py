@@ -28,6 +28,9 @@ MIN_CROPS = 2  # a piece with fewer usable crops gets no identity from the netwo
 ACCEPT = 0.8  # a stretch joins the training set when each new piece's class is this probable
 WHOLE_FISH = 0.5  # a piece names a class only if its typical detection holds this fraction of the keypoints or more
 NEIGHBOURS = 0.25  # training crops shown with a neighbour alongside, as contact frames show a fish
+MIN_FIRST_CROPS = 10  # per fish: a network first taught on fewer (its first stretch of all fish apart) does not
+# assign pieces on its own, it is one cue of the links (lookalike-6-big-bright, session 21: 28 crops for 6 big fish
+# that are never apart for long; assigned by it 0.809 IDF1, as a link cue 0.960; every other suite scene had 23+)
 BATCH = 64
 
 
@@ -329,6 +332,21 @@ def train_identity(pieces: list, crops: dict, n: int, settings: TrainingSettings
                      "held_out_accuracy": held, "rounds": history, "seconds": round(time.time() - start_time, 1)}
     log.info("identity network: %s", model.summary)
     return model
+
+
+def first_lesson_crops(model: IdentityNet) -> float | None:
+    """Training crops per fish of the network's first round (the first stretch where all fish are apart), from its
+    summary; None where the summary does not say (a network saved before session 21, or a stand-in)."""
+    rounds = model.summary.get("rounds") or [{}]
+    crops = rounds[0].get("crops")
+    return None if crops is None else crops / max(model.n_classes, 1)
+
+
+def assigns_alone(model: IdentityNet, min_crops: float = MIN_FIRST_CROPS) -> bool:
+    """Whether the network was taught enough to give pieces to fish by itself (:mod:`.assignment`): at least
+    ``min_crops`` crops per fish in its first round. Fewer, and it is one more cue of the links instead."""
+    crops = first_lesson_crops(model)
+    return crops is None or crops >= min_crops
 
 
 def save_identity(model: IdentityNet | None, path, reason: str = "") -> None:

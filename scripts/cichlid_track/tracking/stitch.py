@@ -14,7 +14,7 @@ from .cleanup import cleaned_tracklets
 from .contacts import PIECE_MIN_LENGTH, cut_pieces
 from .dlc_stitcher import make_weight_func, run_dlc_stitcher, tracklet_embeddings
 from .flow import link_pieces, make_link_cost
-from .identity_net import piece_crops, piece_posteriors
+from .identity_net import MIN_FIRST_CROPS, assigns_alone, first_lesson_crops, piece_crops, piece_posteriors
 from .leftovers import place_leftovers
 from .link_model import fit_link_model
 from .output import empty_tracks, fill_gaps, tracks_dataframe
@@ -48,8 +48,8 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     raw: the ``_el.pickle`` content; tracks: the same as :func:`load_tracklets_dict` reads it;
     body_store: features with the ``body`` colour, a second appearance cue (None: transformer only);
     identity, crop_store: the video's identity network and its crops (None: no network); assignment: with a
-    network of ``n_tracks`` classes, pieces go to fish by it (:mod:`.assignment`) instead of min-cost flow links
-    (the network is then one more appearance cue); sort_keypoints: contact frames' keypoints go to the fish whose
+    network of ``n_tracks`` classes taught enough (:func:`.identity_net.assigns_alone`), pieces go to fish by it
+    (:mod:`.assignment`) instead of min-cost flow links (the network is then one more appearance cue); sort_keypoints: contact frames' keypoints go to the fish whose
     body should have them there (:mod:`.reassembly`), not with their detection as assembled."""
     pieces = video_pieces(raw, tracks, body_len, contact, jump)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
@@ -67,7 +67,14 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     model = fit_link_model(pieces, cues, body_len)
     end = max(t.end for t in pieces) + 1
     given = {}
-    if assignment and posteriors and identity.n_classes == n_tracks:
+    by_network = bool(assignment and posteriors and identity.n_classes == n_tracks)
+    if by_network and not assigns_alone(identity):
+        by_network = False
+        summary["assignment_note"] = (f"the identity network first learned from {first_lesson_crops(identity):.0f} "
+                                      f"crops per fish (under {MIN_FIRST_CROPS}: the fish are seldom all apart), so "
+                                      "it is a cue of the links, not the assignment")
+        log.warning("%s", summary["assignment_note"])
+    if by_network:
         chains, given = assign_identities(linkable, posteriors, n_tracks, end)
         summary["assignment"] = "identity network"
     else:
