@@ -49,8 +49,9 @@ def stitch_pieces(raw: dict, tracks: dict, n_tracks: int, animal_names: list[str
     body_store: features with the ``body`` colour, a second appearance cue (None: transformer only);
     identity, crop_store: the video's identity network and its crops (None: no network); assignment: with a
     network of ``n_tracks`` classes taught enough (:func:`.identity_net.assigns_alone`), pieces go to fish by it
-    (:mod:`.assignment`) instead of min-cost flow links (the network is then one more appearance cue); sort_keypoints: contact frames' keypoints go to the fish whose
-    body should have them there (:mod:`.reassembly`), not with their detection as assembled."""
+    (:mod:`.assignment`) instead of min-cost flow links (the network is then one more appearance cue);
+    sort_keypoints: contact frames' keypoints go to the fish whose body should have them there
+    (:mod:`.reassembly`), not with their detection as assembled."""
     pieces = video_pieces(raw, tracks, body_len, contact, jump)
     linkable = [t for t in pieces if len(t) >= PIECE_MIN_LENGTH]
     if not linkable:
