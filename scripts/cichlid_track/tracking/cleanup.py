@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dlc_pickles import seen_keypoints
+from .contacts import centroids
 from .tracklet_io import load_tracklets_dict
 
 
@@ -61,10 +63,10 @@ def keypoint_spread(xy: np.ndarray) -> np.ndarray:
     """``(n, K, >=2)`` detections -> ``(n,)`` root mean square distance of each one's seen keypoints from their
     mean (NaN with none seen)."""
     xy = np.asarray(xy, dtype=np.float64)[..., :2]
-    seen = np.isfinite(xy).all(axis=2)
+    seen = seen_keypoints(xy)  # as everywhere: NaN or DLC's -1 padding is unseen
     count = seen.sum(axis=1)
+    mean = centroids(xy)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(seen[..., None], xy, 0.0).sum(axis=1) / count[:, None]
         sq = np.where(seen, ((xy - mean[:, None]) ** 2).sum(axis=2), 0.0).sum(axis=1) / count
     return np.sqrt(sq)
 
